@@ -1,0 +1,100 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[mqtk] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'mqtk'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'mqtk'= {
+            cand --help 'Print help (`-h` is the broker host, as in mosquitto''s clients)'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand pub 'Publish messages: from an argument, a file, stdin, or stdin line by line'
+            cand generate 'Write shell completions and man pages (for packagers)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mqtk;pub'= {
+            cand -t 'Topic to publish to'
+            cand --topic 'Topic to publish to'
+            cand -m 'Send this text as the payload'
+            cand --message 'Send this text as the payload'
+            cand -f 'Send the contents of a file as the payload'
+            cand --file 'Send the contents of a file as the payload'
+            cand -q 'Quality of service: 0, 1 or 2'
+            cand --qos 'Quality of service: 0, 1 or 2'
+            cand --repeat 'Publish the message N times (not with -l)'
+            cand --repeat-delay 'Seconds to wait between repeats, counted from the previous acknowledgement'
+            cand -h 'Broker host name or IP address [default: localhost]'
+            cand --host 'Broker host name or IP address [default: localhost]'
+            cand -p 'Broker port [default: 1883]'
+            cand --port 'Broker port [default: 1883]'
+            cand -L 'Broker URL: mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC'
+            cand --url 'Broker URL: mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC'
+            cand --unix 'Connect through a Unix domain socket instead of TCP'
+            cand -i 'Client id [default: mqtk-<pid>]'
+            cand --id 'Client id [default: mqtk-<pid>]'
+            cand -I 'Client id prefix; the process id is appended'
+            cand --id-prefix 'Client id prefix; the process id is appended'
+            cand -k 'Keep-alive interval in seconds (5 to 65535)'
+            cand --keepalive 'Keep-alive interval in seconds (5 to 65535)'
+            cand -x 'Session expiry in seconds (v5); -1 means never [default with -c: never]'
+            cand --session-expiry 'Session expiry in seconds (v5); -1 means never [default with -c: never]'
+            cand -V 'MQTT protocol version: 311 or 5'
+            cand --protocol-version 'MQTT protocol version: 311 or 5'
+            cand -u 'User name'
+            cand --username 'User name'
+            cand -P 'Password; without a value, prompt for it on the terminal'
+            cand --pw 'Password; without a value, prompt for it on the terminal'
+            cand --password-file 'Read the password from the first line of a file'
+            cand --will-topic 'Topic of the Last Will, published by the broker if this client dies'
+            cand --will-payload 'Payload of the Last Will'
+            cand --will-qos 'QoS of the Last Will'
+            cand -D 'MQTT v5 property: -D CMD NAME VALUE (user-property takes NAME VALUE)'
+            cand --property 'MQTT v5 property: -D CMD NAME VALUE (user-property takes NAME VALUE)'
+            cand -M 'Maximum QoS 1/2 messages in flight at once (1 to 65535)'
+            cand --max-inflight 'Maximum QoS 1/2 messages in flight at once (1 to 65535)'
+            cand -s 'Send all of stdin as one payload'
+            cand --stdin-file 'Send all of stdin as one payload'
+            cand -l 'Send each line of stdin as its own message (the newline is not sent)'
+            cand --stdin-line 'Send each line of stdin as its own message (the newline is not sent)'
+            cand -n 'Send an empty payload (with -r: clear the retained message)'
+            cand --null-message 'Send an empty payload (with -r: clear the retained message)'
+            cand -r 'Ask the broker to retain the message'
+            cand --retain 'Ask the broker to retain the message'
+            cand -c 'Keep the session on the broker after disconnecting (needs -i)'
+            cand --disable-clean-session 'Keep the session on the broker after disconnecting (needs -i)'
+            cand --will-retain 'Retain the Last Will'
+            cand -d 'Print a trace of every MQTT packet on stderr'
+            cand --debug 'Print a trace of every MQTT packet on stderr'
+            cand --quiet 'Print no runtime errors (usage errors are still printed)'
+            cand --help 'Print help (`-h` is the broker host, as in mosquitto''s clients)'
+        }
+        &'mqtk;generate'= {
+            cand --help 'Print help (`-h` is the broker host, as in mosquitto''s clients)'
+        }
+        &'mqtk;help'= {
+            cand pub 'Publish messages: from an argument, a file, stdin, or stdin line by line'
+            cand generate 'Write shell completions and man pages (for packagers)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mqtk;help;pub'= {
+        }
+        &'mqtk;help;generate'= {
+        }
+        &'mqtk;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,67 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_mqtk_global_optspecs
+    string join \n help V/version
+end
+
+function __fish_mqtk_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_mqtk_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_mqtk_using_subcommand
+    set -l cmd (__fish_mqtk_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c mqtk -n "__fish_mqtk_needs_command" -l help -d 'Print help (`-h` is the broker host, as in mosquitto\'s clients)'
+complete -c mqtk -n "__fish_mqtk_needs_command" -s V -l version -d 'Print version'
+complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "pub" -d 'Publish messages: from an argument, a file, stdin, or stdin line by line'
+complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "generate" -d 'Write shell completions and man pages (for packagers)'
+complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s t -l topic -d 'Topic to publish to' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s m -l message -d 'Send this text as the payload' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s f -l file -d 'Send the contents of a file as the payload' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s q -l qos -d 'Quality of service: 0, 1 or 2' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l repeat -d 'Publish the message N times (not with -l)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l repeat-delay -d 'Seconds to wait between repeats, counted from the previous acknowledgement' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s h -l host -d 'Broker host name or IP address [default: localhost]' -r -f -a "(__fish_print_hostnames)"
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s p -l port -d 'Broker port [default: 1883]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s L -l url -d 'Broker URL: mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC' -r -f
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l unix -d 'Connect through a Unix domain socket instead of TCP' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s i -l id -d 'Client id [default: mqtk-<pid>]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s I -l id-prefix -d 'Client id prefix; the process id is appended' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s k -l keepalive -d 'Keep-alive interval in seconds (5 to 65535)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s x -l session-expiry -d 'Session expiry in seconds (v5); -1 means never [default with -c: never]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s V -l protocol-version -d 'MQTT protocol version: 311 or 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s u -l username -d 'User name' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s P -l pw -d 'Password; without a value, prompt for it on the terminal' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l password-file -d 'Read the password from the first line of a file' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l will-topic -d 'Topic of the Last Will, published by the broker if this client dies' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l will-payload -d 'Payload of the Last Will' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l will-qos -d 'QoS of the Last Will' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s D -l property -d 'MQTT v5 property: -D CMD NAME VALUE (user-property takes NAME VALUE)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s M -l max-inflight -d 'Maximum QoS 1/2 messages in flight at once (1 to 65535)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s s -l stdin-file -d 'Send all of stdin as one payload'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s l -l stdin-line -d 'Send each line of stdin as its own message (the newline is not sent)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s n -l null-message -d 'Send an empty payload (with -r: clear the retained message)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s r -l retain -d 'Ask the broker to retain the message'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s c -l disable-clean-session -d 'Keep the session on the broker after disconnecting (needs -i)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l will-retain -d 'Retain the Last Will'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s d -l debug -d 'Print a trace of every MQTT packet on stderr'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l quiet -d 'Print no runtime errors (usage errors are still printed)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l help -d 'Print help (`-h` is the broker host, as in mosquitto\'s clients)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand generate" -l help -d 'Print help (`-h` is the broker host, as in mosquitto\'s clients)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub generate help" -f -a "pub" -d 'Publish messages: from an argument, a file, stdin, or stdin line by line'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub generate help" -f -a "generate" -d 'Write shell completions and man pages (for packagers)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

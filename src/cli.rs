@@ -1,0 +1,425 @@
+//! Command-line types, and nothing else: what the user typed, before validation.
+//!
+//! House rules for this file:
+//! - every short flag is an explicit char (`short = 'h'`), never derived from the field name;
+//! - value names are UPPERCASE;
+//! - every connection flag reads an `MQTK_<NAME>` env var; secrets use `hide_env_values`;
+//! - doc comments are the help: a short imperative first line, details in later paragraphs;
+//! - rarely used flags get `hide_short_help` so `mqtk pub --help` stays readable.
+//!
+//! Turning these into validated settings happens elsewhere (`conn::ConnConfig::from_args`,
+//! the `cmd::*` modules), so that every usage error is found before a byte is sent.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::builder::NonEmptyStringValueParser;
+use clap::parser::ValueSource;
+use clap::{
+    ArgAction, ArgGroup, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum,
+    ValueHint,
+};
+
+/// A mosquitto-style MQTT toolkit: publish, subscribe, request/response, password files,
+/// certificates.
+#[derive(Parser, Debug)]
+#[command(
+    name = "mqtk",
+    version,
+    disable_help_flag = true,
+    max_term_width = 100,
+    after_help = "Exit codes: 0 ok, 1 runtime failure, 2 usage error, 3 could not connect, \
+                  4 refused by the broker, 5 publish or subscription rejected, 27 timed out."
+)]
+pub struct Cli {
+    /// Print help (`-h` is the broker host, as in mosquitto's clients)
+    #[arg(long, action = ArgAction::Help, global = true)]
+    help: Option<bool>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Publish messages: from an argument, a file, stdin, or stdin line by line
+    #[command(name = "pub")]
+    Publish(PublishArgs),
+
+    /// Write shell completions and man pages (for packagers)
+    #[command(hide = true)]
+    Generate(GenerateArgs),
+}
+
+impl Command {
+    /// The name users typed, for error lines (`mqtk pub: error: ...`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Publish(_) => "pub",
+            Command::Generate(_) => "generate",
+        }
+    }
+}
+
+/// MQTT protocol version.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    V311,
+    V5,
+}
+
+fn parse_protocol(s: &str) -> Result<Protocol, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "311" | "mqttv311" | "3.1.1" => Ok(Protocol::V311),
+        "5" | "mqttv5" => Ok(Protocol::V5),
+        "31" | "mqttv31" | "3.1" => Err("MQTT 3.1 is not supported; use 311 or 5".into()),
+        _ => Err("expected 311 or 5".into()),
+    }
+}
+
+/// `-x`: seconds, or `-1` / `∞` for "never expires" (as mosquitto).
+fn parse_session_expiry(s: &str) -> Result<u32, String> {
+    match s {
+        "-1" | "∞" | "inf" => Ok(u32::MAX),
+        _ => s
+            .parse::<u32>()
+            .map_err(|_| "expected seconds from 0 to 4294967295, or -1 for never".into()),
+    }
+}
+
+/// Connection, authentication, will and protocol flags shared by every command that talks to
+/// a broker.
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Connection")]
+pub struct ConnArgs {
+    /// Broker host name or IP address [default: localhost]
+    #[arg(short = 'h', long, env = "MQTK_HOST", value_name = "HOST", value_hint = ValueHint::Hostname)]
+    pub host: Option<String>,
+
+    /// Broker port [default: 1883]
+    #[arg(short = 'p', long, env = "MQTK_PORT", value_name = "PORT",
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+
+    /// Broker URL: mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC
+    ///
+    /// User and password are percent-decoded, so `p%40ss` is `p@ss`. Flags given on the
+    /// command line (-h, -p, -u, -P, -t) take precedence over the URL's parts.
+    #[arg(short = 'L', long, env = "MQTK_URL", value_name = "URL", value_hint = ValueHint::Url)]
+    pub url: Option<String>,
+
+    /// Connect through a Unix domain socket instead of TCP
+    #[arg(long, env = "MQTK_UNIX", value_name = "PATH", value_hint = ValueHint::FilePath,
+          hide_short_help = true)]
+    pub unix: Option<PathBuf>,
+
+    /// Client id [default: mqtk-<pid>]
+    #[arg(short = 'i', long = "id", env = "MQTK_ID", value_name = "ID",
+          value_parser = NonEmptyStringValueParser::new())]
+    pub id: Option<String>,
+
+    /// Client id prefix; the process id is appended
+    #[arg(short = 'I', long = "id-prefix", env = "MQTK_ID_PREFIX", value_name = "PREFIX",
+          conflicts_with = "id", hide_short_help = true)]
+    pub id_prefix: Option<String>,
+
+    /// Keep-alive interval in seconds (5 to 65535)
+    #[arg(short = 'k', long, env = "MQTK_KEEPALIVE", value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u16).range(5..))]
+    pub keepalive: u16,
+
+    /// Keep the session on the broker after disconnecting (needs -i)
+    #[arg(short = 'c', long = "disable-clean-session", env = "MQTK_DISABLE_CLEAN_SESSION")]
+    pub disable_clean_session: bool,
+
+    /// Session expiry in seconds (v5); -1 means never [default with -c: never]
+    #[arg(short = 'x', long = "session-expiry", env = "MQTK_SESSION_EXPIRY", value_name = "SECS",
+          allow_negative_numbers = true, value_parser = parse_session_expiry,
+          hide_short_help = true)]
+    pub session_expiry: Option<u32>,
+
+    /// MQTT protocol version: 311 or 5
+    #[arg(short = 'V', long = "protocol-version", env = "MQTK_PROTOCOL_VERSION",
+          value_name = "VERSION", value_parser = parse_protocol)]
+    pub protocol_version: Option<Protocol>,
+
+    /// User name
+    #[arg(short = 'u', long, env = "MQTK_USERNAME", value_name = "USER")]
+    pub username: Option<String>,
+
+    /// Password; without a value, prompt for it on the terminal
+    ///
+    /// A password on the command line is visible to other users of the machine: prefer the
+    /// prompt, MQTK_PASSWORD or --password-file.
+    #[arg(short = 'P', long = "pw", env = "MQTK_PASSWORD", hide_env_values = true,
+          value_name = "PASSWORD", num_args = 0..=1, default_missing_value = "")]
+    pub password: Option<String>,
+
+    /// Read the password from the first line of a file
+    #[arg(long, env = "MQTK_PASSWORD_FILE", value_name = "FILE", value_hint = ValueHint::FilePath,
+          conflicts_with = "password")]
+    pub password_file: Option<PathBuf>,
+
+    /// Topic of the Last Will, published by the broker if this client dies
+    #[arg(long, env = "MQTK_WILL_TOPIC", value_name = "TOPIC")]
+    pub will_topic: Option<String>,
+
+    /// Payload of the Last Will
+    #[arg(long, env = "MQTK_WILL_PAYLOAD", value_name = "PAYLOAD", requires = "will_topic")]
+    pub will_payload: Option<String>,
+
+    /// QoS of the Last Will
+    #[arg(long, env = "MQTK_WILL_QOS", value_name = "QOS", default_value_t = 0,
+          value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub will_qos: u8,
+
+    /// Retain the Last Will
+    #[arg(long, env = "MQTK_WILL_RETAIN", requires = "will_topic")]
+    pub will_retain: bool,
+
+    /// MQTT v5 property: -D CMD NAME VALUE (user-property takes NAME VALUE)
+    ///
+    /// CMD is connect, publish or will (sub and rr also take subscribe and unsubscribe).
+    /// Example: -D publish content-type application/json -D publish user-property site lab
+    #[arg(short = 'D', long = "property", value_names = ["CMD", "NAME", "VALUE"],
+          num_args = 3..=4, action = ArgAction::Append)]
+    property: Vec<String>,
+
+    /// The -D occurrences, each with its own words (filled in by `Cli::parse_from_args`).
+    #[arg(skip)]
+    pub properties: Vec<Vec<String>>,
+
+    /// Maximum QoS 1/2 messages in flight at once (1 to 65535)
+    #[arg(short = 'M', long = "max-inflight", env = "MQTK_MAX_INFLIGHT", value_name = "N",
+          default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..),
+          hide_short_help = true)]
+    pub max_inflight: u16,
+
+    /// Print a trace of every MQTT packet on stderr
+    #[arg(short = 'd', long, env = "MQTK_DEBUG")]
+    pub debug: bool,
+
+    /// Print no runtime errors (usage errors are still printed)
+    #[arg(long, env = "MQTK_QUIET")]
+    pub quiet: bool,
+
+    /// Ids of the flags above whose value came from an `MQTK_*` variable.
+    #[arg(skip)]
+    pub from_env: Vec<String>,
+}
+
+impl ConnArgs {
+    /// True when the flag was typed on the command line (not taken from the environment).
+    pub fn on_command_line(&self, id: &str) -> bool {
+        !self.from_env.iter().any(|e| e == id)
+    }
+}
+
+/// Where `pub` takes its payload from: exactly one of these.
+#[derive(Args, Debug, Clone)]
+#[command(group(ArgGroup::new("source").required(true).multiple(false)))]
+pub struct MessageSource {
+    /// Send this text as the payload
+    #[arg(short = 'm', long, value_name = "MESSAGE", group = "source", allow_hyphen_values = true)]
+    pub message: Option<OsString>,
+
+    /// Send the contents of a file as the payload
+    #[arg(short = 'f', long, value_name = "FILE", group = "source", value_hint = ValueHint::FilePath)]
+    pub file: Option<PathBuf>,
+
+    /// Send all of stdin as one payload
+    #[arg(short = 's', long = "stdin-file", group = "source")]
+    pub stdin_file: bool,
+
+    /// Send each line of stdin as its own message (the newline is not sent)
+    #[arg(short = 'l', long = "stdin-line", group = "source")]
+    pub stdin_line: bool,
+
+    /// Send an empty payload (with -r: clear the retained message)
+    #[arg(short = 'n', long = "null-message", group = "source")]
+    pub null_message: bool,
+}
+
+/// Publish messages.
+///
+/// Exits only after the broker has acknowledged every QoS 1/2 message (and QoS 0 messages
+/// are written), so a zero exit means delivered to the broker.
+///
+///     mqtk pub -t home/sensors/temp -m 21.5 -q 1
+///     tail -f app.log | mqtk pub -t logs/app -l -q 1
+#[derive(Args, Debug, Clone)]
+pub struct PublishArgs {
+    /// Topic to publish to
+    #[arg(short = 't', long, env = "MQTK_TOPIC", value_name = "TOPIC")]
+    pub topic: Option<String>,
+
+    #[command(flatten)]
+    pub source: MessageSource,
+
+    /// Quality of service: 0, 1 or 2
+    #[arg(short = 'q', long, env = "MQTK_QOS", value_name = "QOS", default_value_t = 0,
+          value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub qos: u8,
+
+    /// Ask the broker to retain the message
+    #[arg(short = 'r', long)]
+    pub retain: bool,
+
+    /// Publish the message N times (not with -l)
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..), conflicts_with = "stdin_line")]
+    pub repeat: u64,
+
+    /// Seconds to wait between repeats, counted from the previous acknowledgement
+    #[arg(long, value_name = "SECS", default_value = "0", value_parser = parse_delay,
+          requires = "repeat")]
+    pub repeat_delay: f64,
+
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+fn parse_delay(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err("expected a number of seconds >= 0".into()),
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// What to generate
+    #[arg(value_enum)]
+    pub what: Generated,
+
+    /// Directory to write into
+    #[arg(value_name = "DIR", value_hint = ValueHint::DirPath)]
+    pub dir: PathBuf,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+pub enum Generated {
+    /// bash, zsh, fish, PowerShell and elvish completions
+    Completions,
+    /// one man page per command
+    Man,
+}
+
+impl Cli {
+    /// Parses argv, and records which connection flags came from `MQTK_*` variables: a URL
+    /// given with -L beats the environment, but not the command line.
+    pub fn parse_from_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let matches = Cli::command().try_get_matches_from(args)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        if let Some((_, sub)) = matches.subcommand() {
+            let from_env = sub
+                .ids()
+                .filter(|id| sub.value_source(id.as_str()) == Some(ValueSource::EnvVariable))
+                .map(|id| id.to_string())
+                .collect();
+            if let Some(conn) = cli.command.conn_mut() {
+                conn.from_env = from_env;
+                if let Ok(Some(groups)) = sub.try_get_occurrences::<String>("property") {
+                    conn.properties = groups.map(|words| words.cloned().collect()).collect();
+                }
+            }
+        }
+        Ok(cli)
+    }
+}
+
+impl Command {
+    /// `--quiet` of the command, when it has connection flags.
+    pub fn quiet(&self) -> bool {
+        match self {
+            Command::Publish(a) => a.conn.quiet,
+            Command::Generate(_) => false,
+        }
+    }
+
+    fn conn_mut(&mut self) -> Option<&mut ConnArgs> {
+        match self {
+            Command::Publish(a) => Some(&mut a.conn),
+            Command::Generate(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::parse_from_args(std::iter::once("mqtk").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn dash_h_is_the_host() {
+        let Command::Publish(a) = parse(&["pub", "-h", "broker", "-t", "t", "-n"]).unwrap().command
+        else {
+            panic!()
+        };
+        assert_eq!(a.conn.host.as_deref(), Some("broker"));
+    }
+
+    #[test]
+    fn password_flag_without_value_means_prompt() {
+        let Command::Publish(a) = parse(&["pub", "-t", "t", "-n", "-P"]).unwrap().command else {
+            panic!()
+        };
+        assert_eq!(a.conn.password.as_deref(), Some(""));
+        let Command::Publish(a) = parse(&["pub", "-P", "s3cret", "-t", "t", "-n"]).unwrap().command
+        else {
+            panic!()
+        };
+        assert_eq!(a.conn.password.as_deref(), Some("s3cret"));
+    }
+
+    #[test]
+    fn properties_group_three_or_four_words() {
+        let Command::Publish(a) = parse(&[
+            "pub", "-t", "t", "-n", "-D", "publish", "content-type", "text/plain", "-D",
+            "publish", "user-property", "k", "v",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!()
+        };
+        assert_eq!(a.conn.properties.len(), 2);
+        assert_eq!(a.conn.properties[0], ["publish", "content-type", "text/plain"]);
+        assert_eq!(a.conn.properties[1], ["publish", "user-property", "k", "v"]);
+    }
+
+    #[test]
+    fn message_sources_are_exclusive() {
+        let e = parse(&["pub", "-t", "t", "-m", "x", "-n"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+        let e = parse(&["pub", "-t", "t"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+    }
+
+    #[test]
+    fn protocol_31_is_refused_in_words() {
+        let e = parse(&["pub", "-t", "t", "-n", "-V", "31"]).unwrap_err();
+        assert!(e.to_string().contains("not supported"), "{e}");
+    }
+
+    #[test]
+    fn session_expiry_accepts_minus_one() {
+        let Command::Publish(a) = parse(&["pub", "-t", "t", "-n", "-x", "-1"]).unwrap().command
+        else {
+            panic!()
+        };
+        assert_eq!(a.conn.session_expiry, Some(u32::MAX));
+    }
+}

@@ -1,0 +1,4 @@
+//! Command glue: each module turns parsed arguments into I/O, using the pure cores and `conn`.
+
+pub mod generate;
+pub mod publish;

@@ -1,0 +1,82 @@
+//! mqtk: a mosquitto-style MQTT toolkit. This file is a switchboard: parse the command line,
+//! run the command, turn the outcome into an exit code (the table lives in `exit.rs`).
+
+mod cli;
+mod cmd;
+mod conn;
+mod exit;
+
+use std::process::ExitCode;
+
+use cli::{Cli, Command};
+use exit::ExitStatus;
+
+fn main() -> ExitCode {
+    let cli = match Cli::parse_from_args(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(e) => return report_usage(e),
+    };
+    let name = cli.command.name();
+    let quiet = cli.command.quiet();
+    let result = match cli.command {
+        Command::Generate(args) => cmd::generate::run(args),
+        command => runtime().and_then(|rt| rt.block_on(dispatch(command))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let c = exit::classify(&err);
+            // --quiet silences runtime errors only: a usage error is always explained.
+            if !c.silent && (!quiet || c.status == ExitStatus::Usage) {
+                eprintln!("mqtk {name}: error: {}", render(&err));
+                if let Some(hint) = c.hint {
+                    eprintln!("  hint: {hint}");
+                }
+            }
+            ExitCode::from(c.status.code())
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Publish(args) => cmd::publish::run(args).await,
+        Command::Generate(_) => unreachable!("handled without a runtime"),
+    }
+}
+
+/// One runtime for the whole process: every connection is a task on it, never a thread.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+}
+
+/// `what (why: deeper why)`: the first message, then its causes in parentheses.
+fn render(err: &anyhow::Error) -> String {
+    let mut chain = err.chain().map(|c| c.to_string());
+    let head = chain.next().unwrap_or_default();
+    let causes: Vec<String> = chain.filter(|c| !head.contains(c.as_str())).collect();
+    if causes.is_empty() { head } else { format!("{head} ({})", causes.join(": ")) }
+}
+
+/// clap's errors, as one line in our format. `--help` and `--version` are not errors.
+fn report_usage(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand)
+    {
+        let _ = e.print();
+        return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            ExitCode::from(ExitStatus::Usage.code())
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
+    let text = e.to_string();
+    let line = text.lines().next().unwrap_or("invalid arguments");
+    let line = line.strip_prefix("error: ").unwrap_or(line);
+    let sub = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
+    let prefix = sub.as_deref().map_or("mqtk".to_string(), |s| format!("mqtk {s}"));
+    eprintln!("{prefix}: error: {line}");
+    eprintln!("  hint: see '{prefix} --help'");
+    ExitCode::from(ExitStatus::Usage.code())
+}

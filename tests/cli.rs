@@ -1,0 +1,10 @@
+//! Integration tests: the built `mqtk` binary against a real mosquitto started per test.
+//! One crate (one link step); each module covers one command.
+
+mod support;
+
+// `mqtk generate`: the checked-in completions and man pages are current.
+mod docs;
+
+// tests/support itself: brokers start, restart and are reachable.
+mod harness;
