@@ -1,5 +1,148 @@
-//! `mqtk pub` (in progress).
-use crate::cli::PublishArgs;
-pub async fn run(_args: PublishArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not built yet")
+//! `mqtk pub`: read the payload(s), validate everything, connect, publish, and exit only when
+//! the broker has acknowledged every message.
+
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::ffi::OsStringExt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::cli::{Protocol, PublishArgs};
+use crate::conn::{ConnConfig, Defaults, Message, PropCommand, Session, validate_topic_name};
+use crate::exit::usage;
+
+const DEFAULTS: Defaults = Defaults {
+    protocol: Protocol::V311,
+    property_commands: &[PropCommand::Connect, PropCommand::Publish, PropCommand::Will],
+};
+
+/// Lines read ahead of the publisher: bounds memory on an endless stdin.
+const LINE_BUFFER: usize = 1024;
+
+enum Payload {
+    One(Bytes),
+    Lines,
+}
+
+pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
+    let cfg = ConnConfig::from_args(&args.conn, &DEFAULTS)?;
+    // -t typed on the command line beats the URL's topic, which beats MQTK_TOPIC.
+    let topic = match (&args.topic, &cfg.url_topic) {
+        (Some(t), _) if args.conn.on_command_line("topic") => t.clone(),
+        (_, Some(t)) => t.clone(),
+        (Some(t), None) => t.clone(),
+        (None, None) => return Err(usage("no topic: give -t TOPIC (or a -L URL with a topic)").into()),
+    };
+    validate_topic_name(&topic).map_err(|e| usage(format!("invalid topic: {e}")))?;
+    if cfg.protocol == Protocol::V311 && args.qos == 2 && cfg.max_inflight > 20 {
+        eprintln!(
+            "mqtk pub: warning: mosquitto silently drops MQTT 3.1.1 QoS 2 messages beyond 20 in \
+             flight; -M {} may lose messages (use -V 5)",
+            cfg.max_inflight
+        );
+    }
+
+    let payload = read_payload(&args)?;
+    let mut session = Session::connect(&cfg, Vec::new()).await?;
+    let result = match payload {
+        Payload::One(body) => publish_repeated(&mut session, &args, &topic, body).await,
+        Payload::Lines => publish_lines(&mut session, &args, &topic).await,
+    };
+    match result {
+        Ok(()) => session.disconnect().await,
+        Err(e) => {
+            // Best effort: say goodbye so the broker does not publish our Will.
+            let _ = tokio::time::timeout(Duration::from_secs(2), session.disconnect()).await;
+            Err(e)
+        }
+    }
+}
+
+/// Everything but -l is read before connecting, so a bad file sends nothing.
+fn read_payload(args: &PublishArgs) -> anyhow::Result<Payload> {
+    let s = &args.source;
+    let body = if let Some(m) = &s.message {
+        Bytes::from(OsString::into_vec(m.clone()))
+    } else if let Some(path) = &s.file {
+        let data = std::fs::read(path)
+            .map_err(|e| usage(format!("cannot read {} ({e})", path.display())))?;
+        Bytes::from(data)
+    } else if s.stdin_file {
+        let mut data = Vec::new();
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut data)
+            .map_err(|e| usage(format!("cannot read stdin ({e})")))?;
+        if data.is_empty() {
+            // An empty -s is more often a failed pipeline than a wish to clear a retained
+            // message; -n says that explicitly.
+            return Err(usage("stdin was empty; use -n to send an empty message").into());
+        }
+        Bytes::from(data)
+    } else if s.stdin_line {
+        return Ok(Payload::Lines);
+    } else {
+        Bytes::new()
+    };
+    Ok(Payload::One(body))
+}
+
+async fn publish_repeated(
+    session: &mut Session,
+    args: &PublishArgs,
+    topic: &str,
+    body: Bytes,
+) -> anyhow::Result<()> {
+    for i in 0..args.repeat {
+        if i > 0 && args.repeat_delay > 0.0 {
+            // As mosquitto: the delay counts from the previous message's acknowledgement.
+            session.flush().await?;
+            tokio::time::sleep(Duration::from_secs_f64(args.repeat_delay)).await;
+        }
+        session.publish(Message::new(topic, body.clone(), args.qos, args.retain)).await?;
+    }
+    session.flush().await
+}
+
+/// -l: one message per line, `\n` stripped (a `\r` is kept, an empty line is an empty message,
+/// a last line without `\n` is still sent). A reader thread feeds a bounded channel, and the
+/// publisher takes a line only when the in-flight window has room, so memory stays flat.
+async fn publish_lines(session: &mut Session, args: &PublishArgs, topic: &str) -> anyhow::Result<()> {
+    let (tx, mut rx) = mpsc::channel::<std::io::Result<Bytes>>(LINE_BUFFER);
+    std::thread::spawn(move || {
+        let mut input = BufReader::with_capacity(256 * 1024, std::io::stdin().lock());
+        loop {
+            let mut line = Vec::new();
+            match input.read_until(b'\n', &mut line) {
+                Ok(0) => return,
+                Ok(_) => {
+                    if line.last() == Some(&b'\n') {
+                        line.pop();
+                    }
+                    if tx.blocking_send(Ok(Bytes::from(line))).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            }
+        }
+    });
+    loop {
+        tokio::select! {
+            line = rx.recv(), if session.has_room(args.qos) => match line {
+                Some(Ok(body)) => {
+                    session.publish(Message::new(topic, body, args.qos, args.retain)).await?
+                }
+                Some(Err(e)) => return Err(anyhow::Error::new(e).context("cannot read stdin")),
+                None => break,
+            },
+            r = session.process_next() => r?,
+        }
+    }
+    session.flush().await
 }

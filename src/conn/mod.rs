@@ -1,1 +1,13 @@
-//! The one module that talks to rumqttc.
+//! The one module that talks to rumqttc (and, for TLS, rustls): shared flags become a
+//! validated `ConnConfig`, and a `Session` owns one connection with its delivery guarantees.
+//! A later change of MQTT library touches this module only.
+
+mod config;
+mod props;
+mod session;
+mod wire;
+
+pub use config::{ConnConfig, Defaults, Endpoint, validate_topic_name};
+pub use props::PropCommand;
+pub use session::{Event, Message, Session, Subscription};
+pub use wire::{Incoming, Reason, SubCode};

@@ -1,0 +1,346 @@
+//! ConnArgs (what the user typed) → ConnConfig (validated, defaults applied, files read).
+//! Every error here is a usage error (exit 2) found before any connection is attempted.
+
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use percent_encoding::percent_decode_str;
+
+use super::props::{PropCommand, V5Props};
+use crate::cli::{ConnArgs, Protocol};
+use crate::exit::{Failure, usage};
+
+/// Where the broker is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Tcp { host: String, port: u16 },
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // IPv6 literals need brackets to be read back as host:port.
+            Endpoint::Tcp { host, port } if host.contains(':') => write!(f, "[{host}]:{port}"),
+            Endpoint::Tcp { host, port } => write!(f, "{host}:{port}"),
+            Endpoint::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Will {
+    pub topic: String,
+    pub payload: Bytes,
+    pub qos: u8,
+    pub retain: bool,
+}
+
+/// What a command needs from the shared flags, validated.
+#[derive(Debug, Clone)]
+pub struct ConnConfig {
+    pub endpoint: Endpoint,
+    pub client_id: String,
+    pub clean_start: bool,
+    pub session_expiry: Option<u32>,
+    pub keepalive: u16,
+    pub protocol: Protocol,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub will: Option<Will>,
+    pub props: V5Props,
+    pub max_inflight: u16,
+    pub debug: bool,
+    pub quiet: bool,
+    /// The topic part of a -L URL, for commands that take a topic.
+    pub url_topic: Option<String>,
+}
+
+/// Per-command defaults: which protocol when -V is not given, which -D commands are allowed.
+pub struct Defaults {
+    pub protocol: Protocol,
+    pub property_commands: &'static [PropCommand],
+}
+
+/// The largest remaining length an MQTT packet can declare (four-byte variable integer).
+pub const MAX_PACKET: usize = 268_435_455;
+
+impl ConnConfig {
+    pub fn from_args(args: &ConnArgs, defaults: &Defaults) -> Result<ConnConfig, Failure> {
+        let url = match &args.url {
+            Some(u) => Some(parse_url(u)?),
+            None => None,
+        };
+        // Precedence: command line > -L URL > environment > defaults. A URL is typed on the
+        // command line, so it beats MQTK_HOST, but an explicit -h next to it wins.
+        let cli = |id: &str| args.on_command_line(id);
+        let pick = |flag: Option<&String>, id: &str, from_url: Option<&String>| -> Option<String> {
+            match (flag, from_url) {
+                (Some(v), _) if cli(id) => Some(v.clone()),
+                (_, Some(u)) => Some(u.clone()),
+                (v, None) => v.cloned(),
+            }
+        };
+        let host = pick(args.host.as_ref(), "host", url.as_ref().map(|u| &u.host))
+            .unwrap_or_else(|| "localhost".into());
+        let port = match (args.port, url.as_ref().and_then(|u| u.port)) {
+            (Some(p), _) if cli("port") => p,
+            (_, Some(p)) => p,
+            (Some(p), None) => p,
+            (None, None) => 1883,
+        };
+        let username = pick(args.username.as_ref(), "username", url.as_ref().and_then(|u| u.user.as_ref()));
+
+        let endpoint = match &args.unix {
+            Some(path) => {
+                if args.host.is_some() && cli("host") || args.url.is_some() {
+                    return Err(usage("--unix cannot be combined with -h or -L"));
+                }
+                Endpoint::Unix(path.clone())
+            }
+            None => {
+                if host.is_empty() {
+                    return Err(usage("the broker host is empty"));
+                }
+                Endpoint::Tcp { host, port }
+            }
+        };
+
+        let password = resolve_password(args, url.as_ref().and_then(|u| u.password.clone()))?;
+
+        let properties = V5Props::parse(&args.properties, defaults.property_commands)?;
+        let protocol = match args.protocol_version {
+            Some(Protocol::V311) if !properties.is_empty() => {
+                return Err(usage(
+                    "-D properties need MQTT v5; drop -V 311 or use -V 5",
+                ));
+            }
+            Some(p) => p,
+            // mosquitto's clients switch to v5 when a property is given; so do we.
+            None if !properties.is_empty() => Protocol::V5,
+            None => defaults.protocol,
+        };
+        if protocol == Protocol::V311 && password.is_some() && username.is_none() {
+            return Err(usage("MQTT 3.1.1 cannot send a password without a user name (-u)"));
+        }
+
+        let client_id = match (&args.id, &args.id_prefix) {
+            (Some(id), _) => id.clone(),
+            (None, Some(prefix)) => format!("{prefix}{}", std::process::id()),
+            // A generated id rather than an empty one: rumqttc needs one for -c, and brokers
+            // log something a person can trace back to this process.
+            (None, None) => format!("mqtk-{}", std::process::id()),
+        };
+        if client_id.len() > 65_535 {
+            return Err(usage("the client id is longer than 65535 bytes"));
+        }
+        let explicit_id = args.id.is_some();
+        if args.disable_clean_session && !explicit_id {
+            return Err(usage(
+                "-c needs a fixed client id (-i ID): the broker finds the session by it",
+            ));
+        }
+        let session_expiry = match (protocol, args.session_expiry, args.disable_clean_session) {
+            (Protocol::V311, Some(_), _) => {
+                return Err(usage("-x (session expiry) needs MQTT v5 (-V 5)"));
+            }
+            (Protocol::V5, Some(x), _) => Some(x),
+            // As mosquitto: -c without -x on v5 keeps the session forever.
+            (Protocol::V5, None, true) => Some(u32::MAX),
+            _ => None,
+        };
+
+        let will = match &args.will_topic {
+            Some(topic) => {
+                validate_topic_name(topic).map_err(|e| usage(format!("invalid will topic: {e}")))?;
+                Some(Will {
+                    topic: topic.clone(),
+                    payload: Bytes::from(args.will_payload.clone().unwrap_or_default()),
+                    qos: args.will_qos,
+                    retain: args.will_retain,
+                })
+            }
+            None => None,
+        };
+        if will.is_none() && properties.has_will() {
+            return Err(usage("-D will ... needs --will-topic"));
+        }
+
+        Ok(ConnConfig {
+            endpoint,
+            client_id,
+            clean_start: !args.disable_clean_session,
+            session_expiry,
+            keepalive: args.keepalive,
+            protocol,
+            username,
+            password,
+            will,
+            props: properties,
+            max_inflight: args.max_inflight,
+            debug: args.debug,
+            quiet: args.quiet,
+            url_topic: url.and_then(|u| u.topic),
+        })
+    }
+}
+
+/// -P VALUE, -P (prompt), MQTK_PASSWORD, --password-file, or the URL's password.
+fn resolve_password(args: &ConnArgs, from_url: Option<String>) -> Result<Option<String>, Failure> {
+    if let Some(path) = &args.password_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            usage(format!("cannot read the password file {} ({e})", path.display()))
+        })?;
+        let first = text.lines().next().unwrap_or("");
+        return Ok(Some(first.to_string()));
+    }
+    match &args.password {
+        // `-P` with no value: ask, without echo. Never from the environment: an empty
+        // MQTK_PASSWORD is an empty password.
+        Some(p) if p.is_empty() && args.on_command_line("password") => {
+            let entered = rpassword::prompt_password("Password: ").map_err(|e| {
+                usage(format!(
+                    "cannot prompt for the password ({e}); use MQTK_PASSWORD or --password-file"
+                ))
+            })?;
+            Ok(Some(entered))
+        }
+        Some(p) if args.on_command_line("password") => Ok(Some(p.clone())),
+        Some(p) => Ok(Some(from_url.unwrap_or_else(|| p.clone()))),
+        None => Ok(from_url),
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Url {
+    host: String,
+    port: Option<u16>,
+    user: Option<String>,
+    password: Option<String>,
+    topic: Option<String>,
+}
+
+/// `mqtt://[user[:password]@]host[:port]/topic`, user and password percent-decoded.
+fn parse_url(s: &str) -> Result<Url, Failure> {
+    let bad = |why: &str| usage(format!("invalid URL {s:?}: {why}"));
+    let (scheme, rest) = s.split_once("://").ok_or_else(|| bad("expected mqtt://HOST/TOPIC"))?;
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
+        "mqtt" => 1883,
+        "mqtts" | "ws" | "wss" => {
+            return Err(bad(&format!("{scheme}:// is not supported yet; use mqtt://")));
+        }
+        _ => return Err(bad("the scheme must be mqtt://")),
+    };
+    let (authority, topic) = match rest.split_once('/') {
+        Some((a, t)) => (a, Some(t.to_string())),
+        None => (rest, None),
+    };
+    // userinfo ends at the LAST '@': a percent-encoded or raw '@' in the password still works.
+    let (userinfo, hostport) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    let decode = |v: &str| -> Result<String, Failure> {
+        percent_decode_str(v)
+            .decode_utf8()
+            .map(|c| c.into_owned())
+            .map_err(|_| bad("user or password is not valid UTF-8 after percent-decoding"))
+    };
+    let (user, password) = match userinfo {
+        Some(u) => match u.split_once(':') {
+            Some((n, p)) => (Some(decode(n)?), Some(decode(p)?)),
+            None => (Some(decode(u)?), None),
+        },
+        None => (None, None),
+    };
+    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+        let (h, after) = v6.split_once(']').ok_or_else(|| bad("unclosed '[' in the host"))?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if after.is_empty() => None,
+            None => return Err(bad("unexpected text after the IPv6 address")),
+        };
+        (h.to_string(), port)
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (hostport.to_string(), None),
+        }
+    };
+    if host.is_empty() {
+        return Err(bad("the host is empty"));
+    }
+    let port = match port {
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => return Err(bad(&format!("invalid port {p:?}"))),
+        },
+        None => Some(default_port),
+    };
+    Ok(Url { host, port, user, password, topic: topic.filter(|t| !t.is_empty()) })
+}
+
+/// A topic a message can be published to: not empty, no wildcards, no NUL, at most 65535 bytes
+/// (it is already UTF-8, being a `str`).
+pub fn validate_topic_name(topic: &str) -> Result<(), String> {
+    if topic.is_empty() {
+        return Err("the topic is empty".into());
+    }
+    if topic.len() > 65_535 {
+        return Err(format!("the topic is {} bytes long; the limit is 65535", topic.len()));
+    }
+    if topic.contains(['+', '#']) {
+        return Err(format!("{topic:?} contains a wildcard (+ or #); wildcards are for subscribing"));
+    }
+    if topic.contains('\0') {
+        return Err("the topic contains a NUL character".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_with_everything() {
+        let u = parse_url("mqtt://al%40ice:p%3Ass%40@broker.local:1884/home/+/temp").unwrap();
+        assert_eq!(
+            u,
+            Url {
+                host: "broker.local".into(),
+                port: Some(1884),
+                user: Some("al@ice".into()),
+                password: Some("p:ss@".into()),
+                topic: Some("home/+/temp".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn url_defaults_and_ipv6() {
+        let u = parse_url("MQTT://[::1]/t").unwrap();
+        assert_eq!((u.host.as_str(), u.port), ("::1", Some(1883)));
+        let u = parse_url("mqtt://h").unwrap();
+        assert_eq!(u.topic, None);
+    }
+
+    #[test]
+    fn url_errors_are_usage_errors() {
+        for bad in ["http://h/t", "mqtt://:1883/t", "mqtt://h:0/t", "mqtt://h:99999/t", "h/t"] {
+            let e = parse_url(bad).unwrap_err();
+            assert_eq!(e.status, crate::exit::ExitStatus::Usage, "{bad}");
+        }
+    }
+
+    #[test]
+    fn topic_names() {
+        assert!(validate_topic_name("a/b").is_ok());
+        assert!(validate_topic_name("").is_err());
+        assert!(validate_topic_name("a/+").is_err());
+        assert!(validate_topic_name("a/#").is_err());
+        assert!(validate_topic_name("a\0b").is_err());
+        assert!(validate_topic_name(&"x".repeat(65_536)).is_err());
+        assert!(validate_topic_name(&"x".repeat(65_535)).is_ok());
+    }
+}

@@ -1,0 +1,554 @@
+//! The two rumqttc APIs (v3.1.1 and v5) behind one shape: options from a `ConnConfig`, a client
+//! that pushes requests, an event loop whose events are normalised into `Ev`, and errors sorted
+//! into the exit-code classes.
+
+use std::io;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rumqttc::v5::mqttbytes::v5::{
+    Packet as Packet5, PubAckReason, PubCompReason, PubRecReason, PublishProperties,
+    SubscribeProperties, SubscribeReasonCode as Sub5,
+};
+use rumqttc::{Outgoing, Transport};
+
+use super::config::{ConnConfig, Endpoint, MAX_PACKET};
+use super::session::{Message, Subscription};
+use crate::cli::Protocol;
+use crate::exit::{self, Failure};
+
+/// An incoming PUBLISH.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub topic: String,
+    pub payload: Bytes,
+    pub qos: u8,
+    pub retain: bool,
+    pub dup: bool,
+    pub pkid: u16,
+    /// v5 only.
+    pub properties: Option<PublishProperties>,
+}
+
+/// A v5 reason code with its name in words ("not authorized").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    pub code: u8,
+    pub text: String,
+}
+
+/// One entry of a SUBACK.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubCode {
+    Granted(u8),
+    Refused(Reason),
+}
+
+/// A normalised event.
+#[derive(Debug)]
+pub enum Ev {
+    ConnAck { session_present: bool },
+    Publish(Incoming),
+    PubAck { pkid: u16, reason: Option<Reason> },
+    /// `reason` is only set for a failure (the flow ends there, without PUBCOMP).
+    PubRec { pkid: u16, reason: Option<Reason> },
+    PubComp { pkid: u16, reason: Option<Reason> },
+    SubAck { pkid: u16, codes: Vec<SubCode> },
+    UnsubAck { pkid: u16 },
+    Disconnected { reason: Option<Reason> },
+    Wrote(Outgoing),
+    Other(&'static str),
+}
+
+/// `NotAuthorized` → `not authorized`.
+fn words(debug_name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in debug_name.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
+fn reason(code: u8, name: impl std::fmt::Debug) -> Reason {
+    Reason { code, text: words(&format!("{name:?}")) }
+}
+
+fn puback_code(r: &PubAckReason) -> u8 {
+    match r {
+        PubAckReason::Success => 0x00,
+        PubAckReason::NoMatchingSubscribers => 0x10,
+        PubAckReason::UnspecifiedError => 0x80,
+        PubAckReason::ImplementationSpecificError => 0x83,
+        PubAckReason::NotAuthorized => 0x87,
+        PubAckReason::TopicNameInvalid => 0x90,
+        PubAckReason::PacketIdentifierInUse => 0x91,
+        PubAckReason::QuotaExceeded => 0x97,
+        PubAckReason::PayloadFormatInvalid => 0x99,
+    }
+}
+
+fn pubrec_code(r: &PubRecReason) -> u8 {
+    match r {
+        PubRecReason::Success => 0x00,
+        PubRecReason::NoMatchingSubscribers => 0x10,
+        PubRecReason::UnspecifiedError => 0x80,
+        PubRecReason::ImplementationSpecificError => 0x83,
+        PubRecReason::NotAuthorized => 0x87,
+        PubRecReason::TopicNameInvalid => 0x90,
+        PubRecReason::PacketIdentifierInUse => 0x91,
+        PubRecReason::QuotaExceeded => 0x97,
+        PubRecReason::PayloadFormatInvalid => 0x99,
+    }
+}
+
+fn sub5(code: &Sub5) -> SubCode {
+    let c = match code {
+        Sub5::Success(q) => return SubCode::Granted(*q as u8),
+        Sub5::Failure | Sub5::Unspecified => 0x80,
+        Sub5::ImplementationSpecific => 0x83,
+        Sub5::NotAuthorized => 0x87,
+        Sub5::TopicFilterInvalid => 0x8F,
+        Sub5::PkidInUse => 0x91,
+        Sub5::QuotaExceeded => 0x97,
+        Sub5::SharedSubscriptionsNotSupported => 0x9E,
+        Sub5::SubscriptionIdNotSupported => 0xA1,
+        Sub5::WildcardSubscriptionsNotSupported => 0xA2,
+    };
+    SubCode::Refused(reason(c, code))
+}
+
+fn qos4(q: u8) -> rumqttc::QoS {
+    match q {
+        0 => rumqttc::QoS::AtMostOnce,
+        1 => rumqttc::QoS::AtLeastOnce,
+        _ => rumqttc::QoS::ExactlyOnce,
+    }
+}
+
+fn qos5(q: u8) -> rumqttc::v5::mqttbytes::QoS {
+    use rumqttc::v5::mqttbytes::QoS;
+    match q {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => QoS::ExactlyOnce,
+    }
+}
+
+pub enum Client {
+    V4(rumqttc::AsyncClient),
+    V5(rumqttc::v5::AsyncClient),
+}
+
+pub enum EventLoop {
+    V4(rumqttc::EventLoop),
+    V5(Box<rumqttc::v5::EventLoop>),
+}
+
+fn transport_and_host(endpoint: &Endpoint) -> (Transport, String, u16) {
+    match endpoint {
+        Endpoint::Tcp { host, port } => (Transport::Tcp, host.clone(), *port),
+        Endpoint::Unix(path) => (Transport::Unix, path.display().to_string(), 0),
+    }
+}
+
+/// Builds the client and its event loop. `cap` is the request channel's capacity, the only
+/// one rumqttc honours (reference/rust-stack.md §1.2).
+pub fn build(cfg: &ConnConfig, cap: usize) -> anyhow::Result<(Client, EventLoop)> {
+    let (transport, host, port) = transport_and_host(&cfg.endpoint);
+    let keepalive = Duration::from_secs(cfg.keepalive.into());
+    // rumqttc counts the whole packet; allow the fixed header on top of the largest body.
+    let max_packet = MAX_PACKET + 5;
+    match cfg.protocol {
+        Protocol::V311 => {
+            let mut o = rumqttc::MqttOptions::new(&cfg.client_id, host, port);
+            o.set_transport(transport);
+            o.set_keep_alive(keepalive);
+            o.set_clean_session(cfg.clean_start);
+            o.set_max_packet_size(max_packet, max_packet);
+            o.set_inflight(cfg.max_inflight);
+            if let Some(u) = &cfg.username {
+                o.set_credentials(u, cfg.password.clone().unwrap_or_default());
+            }
+            if let Some(w) = &cfg.will {
+                o.set_last_will(rumqttc::LastWill::new(&w.topic, w.payload.clone(), qos4(w.qos), w.retain));
+            }
+            let (client, mut el) = rumqttc::AsyncClient::new(o, cap);
+            el.network_options.set_connection_timeout(10);
+            Ok((Client::V4(client), EventLoop::V4(el)))
+        }
+        Protocol::V5 => {
+            use rumqttc::v5::mqttbytes::v5::LastWill;
+            let mut o = rumqttc::v5::MqttOptions::new(&cfg.client_id, host, port);
+            if let Some(c) = &cfg.props.connect {
+                o.set_connect_properties(c.clone());
+            }
+            o.set_transport(transport);
+            o.set_keep_alive(keepalive);
+            o.set_clean_start(cfg.clean_start);
+            o.set_max_packet_size(Some(max_packet as u32));
+            o.set_outgoing_inflight_upper_limit(cfg.max_inflight);
+            o.set_connection_timeout(10);
+            if let Some(x) = cfg.session_expiry {
+                o.set_session_expiry_interval(Some(x));
+            }
+            if let Some(u) = &cfg.username {
+                o.set_credentials(u, cfg.password.clone().unwrap_or_default());
+            } else if let Some(p) = &cfg.password {
+                // v5 allows a password alone; rumqttc only sends one with a user name.
+                o.set_credentials("", p.clone());
+            }
+            if let Some(w) = &cfg.will {
+                o.set_last_will(LastWill::new(
+                    &w.topic,
+                    w.payload.clone(),
+                    qos5(w.qos),
+                    w.retain,
+                    cfg.props.will.clone(),
+                ));
+            }
+            let (client, el) = rumqttc::v5::AsyncClient::new(o, cap);
+            Ok((Client::V5(client), EventLoop::V5(Box::new(el))))
+        }
+    }
+}
+
+impl Client {
+    pub fn publish(&self, m: &Message, props: Option<&PublishProperties>) -> anyhow::Result<()> {
+        match self {
+            Client::V4(c) => c.try_publish(&m.topic, qos4(m.qos), m.retain, m.payload.to_vec())?,
+            Client::V5(c) => {
+                let mut p = props.cloned();
+                if m.response_topic.is_some() || m.correlation_data.is_some() {
+                    let p = p.get_or_insert_with(PublishProperties::default);
+                    p.response_topic = m.response_topic.clone().or(p.response_topic.take());
+                    p.correlation_data = m.correlation_data.clone().or(p.correlation_data.take());
+                }
+                match p {
+                    Some(p) => c.try_publish_with_properties(
+                        m.topic.as_str(),
+                        qos5(m.qos),
+                        m.retain,
+                        m.payload.clone(),
+                        p,
+                    )?,
+                    None => c.try_publish(m.topic.as_str(), qos5(m.qos), m.retain, m.payload.clone())?,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn subscribe(
+        &self,
+        subs: &[Subscription],
+        props: Option<&SubscribeProperties>,
+    ) -> anyhow::Result<()> {
+        match self {
+            Client::V4(c) => {
+                let filters = subs
+                    .iter()
+                    .map(|s| rumqttc::SubscribeFilter::new(s.filter.clone(), qos4(s.qos)));
+                c.try_subscribe_many(filters)?;
+            }
+            Client::V5(c) => {
+                use rumqttc::v5::mqttbytes::v5::{Filter, RetainForwardRule};
+                let filters: Vec<Filter> = subs
+                    .iter()
+                    .map(|s| {
+                        let mut f = Filter::new(s.filter.clone(), qos5(s.qos));
+                        f.nolocal = s.no_local;
+                        f.preserve_retain = s.retain_as_published;
+                        f.retain_forward_rule = match s.retain_handling {
+                            0 => RetainForwardRule::OnEverySubscribe,
+                            1 => RetainForwardRule::OnNewSubscribe,
+                            _ => RetainForwardRule::Never,
+                        };
+                        f
+                    })
+                    .collect();
+                match props {
+                    Some(p) => c.try_subscribe_many_with_properties(filters, p.clone())?,
+                    None => c.try_subscribe_many(filters)?,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn unsubscribe(&self, filter: &str) -> anyhow::Result<()> {
+        match self {
+            Client::V4(c) => c.try_unsubscribe(filter)?,
+            Client::V5(c) => c.try_unsubscribe(filter)?,
+        }
+        Ok(())
+    }
+
+    pub fn disconnect(&self) -> anyhow::Result<()> {
+        match self {
+            Client::V4(c) => c.try_disconnect()?,
+            Client::V5(c) => c.try_disconnect()?,
+        }
+        Ok(())
+    }
+}
+
+/// How a connection error ends.
+pub enum ErrClass {
+    /// The broker said no: final, never retried (a retry loop here floods the broker's log).
+    Refused(Failure),
+    /// Could not reach the broker (exit 3 on the first attempt, retried later).
+    Connect(Failure),
+    /// An established connection broke.
+    Lost(String),
+    /// The client handle is gone: nothing left to do.
+    Done,
+}
+
+impl EventLoop {
+    pub async fn poll(&mut self) -> Result<Ev, ConnError> {
+        match self {
+            EventLoop::V4(el) => el.poll().await.map(from_v4).map_err(ConnError::V4),
+            EventLoop::V5(el) => el.poll().await.map(from_v5).map_err(ConnError::V5),
+        }
+    }
+
+    pub fn clean(&mut self) {
+        match self {
+            EventLoop::V4(el) => el.clean(),
+            EventLoop::V5(el) => el.clean(),
+        }
+    }
+
+    /// Events rumqttc had queued when the connection broke (acks read in the same batch as the
+    /// failure, writes it counted): still facts about the old connection, so deliver them
+    /// before "lost" rather than after the next CONNACK.
+    pub fn take_stale_events(&mut self) -> Vec<Ev> {
+        match self {
+            EventLoop::V4(el) => el.state.events.drain(..).map(from_v4).collect(),
+            EventLoop::V5(el) => el.state.events.drain(..).map(from_v5).collect(),
+        }
+    }
+}
+
+pub enum ConnError {
+    V4(rumqttc::ConnectionError),
+    V5(rumqttc::v5::ConnectionError),
+}
+
+impl std::fmt::Display for ConnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnError::V4(e) => write!(f, "{e}"),
+            ConnError::V5(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+fn from_v4(ev: rumqttc::Event) -> Ev {
+    use rumqttc::{Event, Packet};
+    match ev {
+        Event::Outgoing(o) => Ev::Wrote(o),
+        Event::Incoming(p) => match p {
+            Packet::ConnAck(c) => Ev::ConnAck { session_present: c.session_present },
+            Packet::Publish(p) => Ev::Publish(Incoming {
+                topic: p.topic,
+                payload: p.payload,
+                qos: p.qos as u8,
+                retain: p.retain,
+                dup: p.dup,
+                pkid: p.pkid,
+                properties: None,
+            }),
+            Packet::PubAck(a) => Ev::PubAck { pkid: a.pkid, reason: None },
+            Packet::PubRec(r) => Ev::PubRec { pkid: r.pkid, reason: None },
+            Packet::PubComp(c) => Ev::PubComp { pkid: c.pkid, reason: None },
+            Packet::SubAck(s) => Ev::SubAck {
+                pkid: s.pkid,
+                codes: s
+                    .return_codes
+                    .iter()
+                    .map(|c| match c {
+                        rumqttc::SubscribeReasonCode::Success(q) => SubCode::Granted(*q as u8),
+                        rumqttc::SubscribeReasonCode::Failure => SubCode::Refused(Reason {
+                            code: 0x80,
+                            text: "failure".into(),
+                        }),
+                    })
+                    .collect(),
+            },
+            Packet::UnsubAck(u) => Ev::UnsubAck { pkid: u.pkid },
+            Packet::Disconnect => Ev::Disconnected { reason: None },
+            Packet::PingResp => Ev::Other("PINGRESP"),
+            Packet::PubRel(_) => Ev::Other("PUBREL"),
+            _ => Ev::Other("packet"),
+        },
+    }
+}
+
+fn from_v5(ev: rumqttc::v5::Event) -> Ev {
+    use rumqttc::v5::Event;
+    match ev {
+        Event::Outgoing(o) => Ev::Wrote(o),
+        Event::Incoming(p) => match p {
+            Packet5::ConnAck(c) => Ev::ConnAck { session_present: c.session_present },
+            Packet5::Publish(p) => Ev::Publish(Incoming {
+                topic: String::from_utf8_lossy(&p.topic).into_owned(),
+                payload: p.payload,
+                qos: p.qos as u8,
+                retain: p.retain,
+                dup: p.dup,
+                pkid: p.pkid,
+                properties: p.properties,
+            }),
+            Packet5::PubAck(a) => {
+                Ev::PubAck { pkid: a.pkid, reason: Some(reason(puback_code(&a.reason), &a.reason)) }
+            }
+            Packet5::PubRec(r) => {
+                let code = pubrec_code(&r.reason);
+                Ev::PubRec { pkid: r.pkid, reason: (code >= 0x80).then(|| reason(code, &r.reason)) }
+            }
+            Packet5::PubComp(c) => Ev::PubComp {
+                pkid: c.pkid,
+                reason: match c.reason {
+                    PubCompReason::Success => None,
+                    PubCompReason::PacketIdentifierNotFound => Some(reason(0x92, &c.reason)),
+                },
+            },
+            Packet5::SubAck(s) => {
+                Ev::SubAck { pkid: s.pkid, codes: s.return_codes.iter().map(sub5).collect() }
+            }
+            Packet5::UnsubAck(u) => Ev::UnsubAck { pkid: u.pkid },
+            Packet5::Disconnect(d) => Ev::Disconnected { reason: Some(reason(0, d.reason_code)) },
+            Packet5::PingResp(_) => Ev::Other("PINGRESP"),
+            Packet5::PubRel(_) => Ev::Other("PUBREL"),
+            _ => Ev::Other("packet"),
+        },
+    }
+}
+
+/// `-d`: one line per packet on stderr. Never prints credentials (CONNECT is not traced here;
+/// its options are printed by the caller without the password).
+pub fn trace(ev: &Ev) {
+    let line = match ev {
+        Ev::ConnAck { session_present } => {
+            format!("received CONNACK (session present: {session_present})")
+        }
+        Ev::Publish(m) => format!(
+            "received PUBLISH (mid {}, qos {}, retain {}, dup {}, {:?}, {} bytes)",
+            m.pkid,
+            m.qos,
+            m.retain,
+            m.dup,
+            m.topic,
+            m.payload.len()
+        ),
+        Ev::PubAck { pkid, reason } => format!("received PUBACK (mid {pkid}{})", rc(reason)),
+        Ev::PubRec { pkid, reason } => format!("received PUBREC (mid {pkid}{})", rc(reason)),
+        Ev::PubComp { pkid, reason } => format!("received PUBCOMP (mid {pkid}{})", rc(reason)),
+        Ev::SubAck { pkid, codes } => format!("received SUBACK (mid {pkid}, {codes:?})"),
+        Ev::UnsubAck { pkid } => format!("received UNSUBACK (mid {pkid})"),
+        Ev::Disconnected { reason } => format!("received DISCONNECT{}", rc(reason)),
+        Ev::Wrote(o) => match o {
+            Outgoing::Publish(p) => format!("sending PUBLISH (mid {p})"),
+            Outgoing::Subscribe(p) => format!("sending SUBSCRIBE (mid {p})"),
+            Outgoing::Unsubscribe(p) => format!("sending UNSUBSCRIBE (mid {p})"),
+            Outgoing::PubAck(p) => format!("sending PUBACK (mid {p})"),
+            Outgoing::PubRec(p) => format!("sending PUBREC (mid {p})"),
+            Outgoing::PubRel(p) => format!("sending PUBREL (mid {p})"),
+            Outgoing::PubComp(p) => format!("sending PUBCOMP (mid {p})"),
+            Outgoing::PingReq => "sending PINGREQ".into(),
+            Outgoing::PingResp => "sending PINGRESP".into(),
+            Outgoing::Disconnect => "sending DISCONNECT".into(),
+            Outgoing::AwaitAck(p) => format!("waiting for the ack of mid {p}"),
+        },
+        Ev::Other(what) => format!("received {what}"),
+    };
+    eprintln!("mqtk: {line}");
+}
+
+fn rc(r: &Option<Reason>) -> String {
+    match r {
+        Some(r) => format!(", reason 0x{:02x} {}", r.code, r.text),
+        None => String::new(),
+    }
+}
+
+/// Sorts a connection error into the exit-code classes, in words a person can act on.
+pub fn classify(err: &ConnError, endpoint: &Endpoint) -> ErrClass {
+    let connect = |why: String| {
+        let mut f = exit::connect(format!("could not connect to {endpoint} ({why})"));
+        if why.contains("refused") {
+            f = f.with_hint("is a broker running there? check -h and -p");
+        }
+        ErrClass::Connect(f)
+    };
+    let refused = |code: String| {
+        let hint = "mosquitto answers 'not authorized' for a wrong password or unknown user too";
+        let f = exit::refused(format!("the broker refused the connection ({code})"));
+        ErrClass::Refused(if code.contains("not authorized") || code.contains("user name") {
+            f.with_hint(hint)
+        } else {
+            f
+        })
+    };
+    match err {
+        ConnError::V4(e) => {
+            use rumqttc::ConnectionError as E;
+            match e {
+                E::ConnectionRefused(code) => refused(words(&format!("{code:?}"))),
+                E::Io(io) => connect(io_words(io)),
+                E::NetworkTimeout => connect("timed out".into()),
+                E::Tls(t) => connect(t.to_string()),
+                E::RequestsDone => ErrClass::Done,
+                E::MqttState(s) => lost_or_connect(s.to_string()),
+                other => ErrClass::Lost(other.to_string()),
+            }
+        }
+        ConnError::V5(e) => {
+            use rumqttc::v5::ConnectionError as E;
+            match e {
+                E::ConnectionRefused(code) => refused(words(&format!("{code:?}"))),
+                E::Io(io) => connect(io_words(io)),
+                E::Timeout(_) => connect("timed out".into()),
+                E::Tls(t) => connect(t.to_string()),
+                E::RequestsDone => ErrClass::Done,
+                E::MqttState(s) => lost_or_connect(s.to_string()),
+                other => ErrClass::Lost(other.to_string()),
+            }
+        }
+    }
+}
+
+fn lost_or_connect(why: String) -> ErrClass {
+    ErrClass::Lost(why)
+}
+
+fn io_words(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => "connection refused".into(),
+        io::ErrorKind::NotFound => "no such socket".into(),
+        _ => {
+            let s = e.to_string();
+            if s.contains("failed to lookup address") || s.contains("Name or service not known") {
+                "unknown host name".into()
+            } else {
+                s
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_names_become_words() {
+        assert_eq!(words("NotAuthorized"), "not authorized");
+        assert_eq!(words("BadUserNamePassword"), "bad user name password");
+        assert_eq!(reason(0x87, PubAckReason::NotAuthorized).text, "not authorized");
+    }
+}
