@@ -41,6 +41,7 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once; boxing buys nothing
 pub enum Command {
     /// Publish messages: from an argument, a file, stdin, or stdin line by line
     #[command(name = "pub")]
@@ -119,8 +120,14 @@ pub struct ConnArgs {
     pub id: Option<String>,
 
     /// Client id prefix; the process id is appended
-    #[arg(short = 'I', long = "id-prefix", env = "MQTK_ID_PREFIX", value_name = "PREFIX",
-          conflicts_with = "id", hide_short_help = true)]
+    #[arg(
+        short = 'I',
+        long = "id-prefix",
+        env = "MQTK_ID_PREFIX",
+        value_name = "PREFIX",
+        conflicts_with = "id",
+        hide_short_help = true
+    )]
     pub id_prefix: Option<String>,
 
     /// Keep-alive interval in seconds (5 to 65535)
@@ -129,7 +136,11 @@ pub struct ConnArgs {
     pub keepalive: u16,
 
     /// Keep the session on the broker after disconnecting (needs -i)
-    #[arg(short = 'c', long = "disable-clean-session", env = "MQTK_DISABLE_CLEAN_SESSION")]
+    #[arg(
+        short = 'c',
+        long = "disable-clean-session",
+        env = "MQTK_DISABLE_CLEAN_SESSION"
+    )]
     pub disable_clean_session: bool,
 
     /// Session expiry in seconds (v5); -1 means never [default with -c: never]
@@ -165,7 +176,12 @@ pub struct ConnArgs {
     pub will_topic: Option<String>,
 
     /// Payload of the Last Will
-    #[arg(long, env = "MQTK_WILL_PAYLOAD", value_name = "PAYLOAD", requires = "will_topic")]
+    #[arg(
+        long,
+        env = "MQTK_WILL_PAYLOAD",
+        value_name = "PAYLOAD",
+        requires = "will_topic"
+    )]
     pub will_payload: Option<String>,
 
     /// QoS of the Last Will
@@ -220,7 +236,13 @@ impl ConnArgs {
 #[command(group(ArgGroup::new("source").required(true).multiple(false)))]
 pub struct MessageSource {
     /// Send this text as the payload
-    #[arg(short = 'm', long, value_name = "MESSAGE", group = "source", allow_hyphen_values = true)]
+    #[arg(
+        short = 'm',
+        long,
+        value_name = "MESSAGE",
+        group = "source",
+        allow_hyphen_values = true
+    )]
     pub message: Option<OsString>,
 
     /// Send the contents of a file as the payload
@@ -364,7 +386,9 @@ mod tests {
 
     #[test]
     fn dash_h_is_the_host() {
-        let Command::Publish(a) = parse(&["pub", "-h", "broker", "-t", "t", "-n"]).unwrap().command
+        let Command::Publish(a) = parse(&["pub", "-h", "broker", "-t", "t", "-n"])
+            .unwrap()
+            .command
         else {
             panic!()
         };
@@ -377,7 +401,9 @@ mod tests {
             panic!()
         };
         assert_eq!(a.conn.password.as_deref(), Some(""));
-        let Command::Publish(a) = parse(&["pub", "-P", "s3cret", "-t", "t", "-n"]).unwrap().command
+        let Command::Publish(a) = parse(&["pub", "-P", "s3cret", "-t", "t", "-n"])
+            .unwrap()
+            .command
         else {
             panic!()
         };
@@ -387,8 +413,19 @@ mod tests {
     #[test]
     fn properties_group_three_or_four_words() {
         let Command::Publish(a) = parse(&[
-            "pub", "-t", "t", "-n", "-D", "publish", "content-type", "text/plain", "-D",
-            "publish", "user-property", "k", "v",
+            "pub",
+            "-t",
+            "t",
+            "-n",
+            "-D",
+            "publish",
+            "content-type",
+            "text/plain",
+            "-D",
+            "publish",
+            "user-property",
+            "k",
+            "v",
         ])
         .unwrap()
         .command
@@ -396,7 +433,10 @@ mod tests {
             panic!()
         };
         assert_eq!(a.conn.properties.len(), 2);
-        assert_eq!(a.conn.properties[0], ["publish", "content-type", "text/plain"]);
+        assert_eq!(
+            a.conn.properties[0],
+            ["publish", "content-type", "text/plain"]
+        );
         assert_eq!(a.conn.properties[1], ["publish", "user-property", "k", "v"]);
     }
 
@@ -416,7 +456,9 @@ mod tests {
 
     #[test]
     fn session_expiry_accepts_minus_one() {
-        let Command::Publish(a) = parse(&["pub", "-t", "t", "-n", "-x", "-1"]).unwrap().command
+        let Command::Publish(a) = parse(&["pub", "-t", "t", "-n", "-x", "-1"])
+            .unwrap()
+            .command
         else {
             panic!()
         };

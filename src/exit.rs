@@ -21,6 +21,7 @@ pub enum ExitStatus {
     /// 5: the broker rejected a publish or subscription.
     Rejected,
     /// 27: the -W timeout expired (same number as mosquitto_sub).
+    #[allow(dead_code)] // sub -W
     Timeout,
 }
 
@@ -59,7 +60,11 @@ impl std::error::Error for Failure {}
 
 impl Failure {
     pub fn new(status: ExitStatus, message: impl Into<String>) -> Failure {
-        Failure { status, message: message.into(), hint: None }
+        Failure {
+            status,
+            message: message.into(),
+            hint: None,
+        }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Failure {
@@ -89,6 +94,7 @@ pub fn rejected(message: impl Into<String>) -> Failure {
 }
 
 /// Exit 27: the -W timeout expired.
+#[allow(dead_code)] // sub -W
 pub fn timeout(message: impl Into<String>) -> Failure {
     Failure::new(ExitStatus::Timeout, message)
 }
@@ -104,15 +110,27 @@ pub struct Classified<'a> {
 pub fn classify(err: &anyhow::Error) -> Classified<'_> {
     for cause in err.chain() {
         if let Some(f) = cause.downcast_ref::<Failure>() {
-            return Classified { status: f.status, hint: f.hint.as_deref(), silent: false };
+            return Classified {
+                status: f.status,
+                hint: f.hint.as_deref(),
+                silent: false,
+            };
         }
         if let Some(e) = cause.downcast_ref::<io::Error>()
             && e.kind() == io::ErrorKind::BrokenPipe
         {
-            return Classified { status: ExitStatus::Success, hint: None, silent: true };
+            return Classified {
+                status: ExitStatus::Success,
+                hint: None,
+                silent: true,
+            };
         }
     }
-    Classified { status: ExitStatus::Failure, hint: None, silent: false }
+    Classified {
+        status: ExitStatus::Failure,
+        hint: None,
+        silent: false,
+    }
 }
 
 #[cfg(test)]

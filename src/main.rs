@@ -47,7 +47,9 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
 
 /// One runtime for the whole process: every connection is a task on it, never a thread.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
 }
 
 /// `what (why: deeper why)`: the first message, then its causes in parentheses.
@@ -55,15 +57,22 @@ fn render(err: &anyhow::Error) -> String {
     let mut chain = err.chain().map(|c| c.to_string());
     let head = chain.next().unwrap_or_default();
     let causes: Vec<String> = chain.filter(|c| !head.contains(c.as_str())).collect();
-    if causes.is_empty() { head } else { format!("{head} ({})", causes.join(": ")) }
+    if causes.is_empty() {
+        head
+    } else {
+        format!("{head} ({})", causes.join(": "))
+    }
 }
 
 /// clap's errors, as one line in our format. `--help` and `--version` are not errors.
 fn report_usage(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
-    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand)
-    {
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
         let _ = e.print();
         return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
             ExitCode::from(ExitStatus::Usage.code())
@@ -75,7 +84,9 @@ fn report_usage(e: clap::Error) -> ExitCode {
     let line = text.lines().next().unwrap_or("invalid arguments");
     let line = line.strip_prefix("error: ").unwrap_or(line);
     let sub = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
-    let prefix = sub.as_deref().map_or("mqtk".to_string(), |s| format!("mqtk {s}"));
+    let prefix = sub
+        .as_deref()
+        .map_or("mqtk".to_string(), |s| format!("mqtk {s}"));
     eprintln!("{prefix}: error: {line}");
     eprintln!("  hint: see '{prefix} --help'");
     ExitCode::from(ExitStatus::Usage.code())

@@ -6,7 +6,11 @@ use crate::support::cmd;
 /// Regenerates into a temp dir and compares with the checked-in copy, file by file.
 fn assert_current(what: &str, checked_in: &str) {
     let tmp = tempfile::tempdir().unwrap();
-    cmd().args(["generate", what]).arg(tmp.path()).assert().success();
+    cmd()
+        .args(["generate", what])
+        .arg(tmp.path())
+        .assert()
+        .success();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(checked_in);
     let mut fresh: Vec<_> = fs::read_dir(tmp.path())
         .unwrap()
@@ -14,11 +18,16 @@ fn assert_current(what: &str, checked_in: &str) {
         .collect();
     fresh.sort();
     let mut kept: Vec<_> = fs::read_dir(&root)
-        .unwrap_or_else(|_| panic!("{checked_in}/ is missing: run `mqtk generate {what} {checked_in}`"))
+        .unwrap_or_else(|_| {
+            panic!("{checked_in}/ is missing: run `mqtk generate {what} {checked_in}`")
+        })
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     kept.sort();
-    assert_eq!(fresh, kept, "{checked_in}/ has other files than `mqtk generate {what}` writes");
+    assert_eq!(
+        fresh, kept,
+        "{checked_in}/ has other files than `mqtk generate {what}` writes"
+    );
     for name in fresh {
         let a = fs::read(tmp.path().join(&name)).unwrap();
         let b = fs::read(root.join(&name)).unwrap();
@@ -42,7 +51,13 @@ fn man_pages_are_current() {
 #[test]
 fn help_and_version_exit_zero() {
     cmd().arg("--help").assert().success();
-    let out = cmd().arg("--version").assert().success().get_output().stdout.clone();
+    let out = cmd()
+        .arg("--version")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     assert!(String::from_utf8_lossy(&out).starts_with("mqtk "));
     cmd().args(["pub", "--help"]).assert().success();
 }

@@ -13,7 +13,16 @@ fn broker_starts_and_delivers_between_mosquitto_clients() {
     let sub = Subscriber::start(&broker, &topic, 1);
     let msub = MosquittoSub::start(&broker, &["-t", &topic, "-q", "1"]);
     let status = Command::new("mosquitto_pub")
-        .args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-t", &topic, "-m", "hi"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &broker.port.to_string(),
+            "-t",
+            &topic,
+            "-m",
+            "hi",
+        ])
         .args(["-q", "1"])
         .status()
         .unwrap();

@@ -15,7 +15,13 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
     let mut cmd = Cli::command();
     match args.what {
         Generated::Completions => {
-            for shell in [Shell::Bash, Shell::Zsh, Shell::Fish, Shell::PowerShell, Shell::Elvish] {
+            for shell in [
+                Shell::Bash,
+                Shell::Zsh,
+                Shell::Fish,
+                Shell::PowerShell,
+                Shell::Elvish,
+            ] {
                 clap_complete::generate_to(shell, &mut cmd, "mqtk", &args.dir)
                     .with_context(|| format!("cannot write {shell} completions"))?;
             }

@@ -1,6 +1,7 @@
 //! `mqtk pub`: read the payload(s), validate everything, connect, publish, and exit only when
 //! the broker has acknowledged every message.
 
+use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::ffi::OsStringExt;
@@ -15,11 +16,17 @@ use crate::exit::usage;
 
 const DEFAULTS: Defaults = Defaults {
     protocol: Protocol::V311,
-    property_commands: &[PropCommand::Connect, PropCommand::Publish, PropCommand::Will],
+    property_commands: &[
+        PropCommand::Connect,
+        PropCommand::Publish,
+        PropCommand::Will,
+    ],
 };
 
-/// Lines read ahead of the publisher: bounds memory on an endless stdin.
-const LINE_BUFFER: usize = 1024;
+/// Lines per hand-over from the stdin reader, and hand-overs waiting at most: together they
+/// bound the memory used on an endless stdin.
+const LINE_BATCH: usize = 256;
+const LINE_BATCHES: usize = 8;
 
 enum Payload {
     One(Bytes),
@@ -33,7 +40,9 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
         (Some(t), _) if args.conn.on_command_line("topic") => t.clone(),
         (_, Some(t)) => t.clone(),
         (Some(t), None) => t.clone(),
-        (None, None) => return Err(usage("no topic: give -t TOPIC (or a -L URL with a topic)").into()),
+        (None, None) => {
+            return Err(usage("no topic: give -t TOPIC (or a -L URL with a topic)").into());
+        }
     };
     validate_topic_name(&topic).map_err(|e| usage(format!("invalid topic: {e}")))?;
     if cfg.protocol == Protocol::V311 && args.qos == 2 && cfg.max_inflight > 20 {
@@ -101,7 +110,9 @@ async fn publish_repeated(
             session.flush().await?;
             tokio::time::sleep(Duration::from_secs_f64(args.repeat_delay)).await;
         }
-        session.publish(Message::new(topic, body.clone(), args.qos, args.retain)).await?;
+        session
+            .publish(Message::new(topic, body.clone(), args.qos, args.retain))
+            .await?;
     }
     session.flush().await
 }
@@ -109,20 +120,59 @@ async fn publish_repeated(
 /// -l: one message per line, `\n` stripped (a `\r` is kept, an empty line is an empty message,
 /// a last line without `\n` is still sent). A reader thread feeds a bounded channel, and the
 /// publisher takes a line only when the in-flight window has room, so memory stays flat.
-async fn publish_lines(session: &mut Session, args: &PublishArgs, topic: &str) -> anyhow::Result<()> {
-    let (tx, mut rx) = mpsc::channel::<std::io::Result<Bytes>>(LINE_BUFFER);
+async fn publish_lines(
+    session: &mut Session,
+    args: &PublishArgs,
+    topic: &str,
+) -> anyhow::Result<()> {
+    let mut rx = spawn_line_reader();
+    let mut ready: VecDeque<Bytes> = VecDeque::new();
+    let mut eof = false;
+    loop {
+        while !ready.is_empty() && session.has_room(args.qos) {
+            let body = ready.pop_front().unwrap();
+            session
+                .publish(Message::new(topic, body, args.qos, args.retain))
+                .await?;
+        }
+        if eof && ready.is_empty() {
+            break;
+        }
+        tokio::select! {
+            batch = rx.recv(), if ready.is_empty() && !eof => match batch {
+                Some(Ok(lines)) => ready.extend(lines),
+                Some(Err(e)) => return Err(anyhow::Error::new(e).context("cannot read stdin")),
+                None => eof = true,
+            },
+            r = session.process_next() => r?,
+        }
+    }
+    session.flush().await
+}
+
+/// Reads stdin on its own thread and hands lines over in batches: one wake-up per batch
+/// rather than per line keeps the two threads from ping-ponging on every message. A batch
+/// ends when the buffered input runs out (so interactive input is not held back) or at
+/// `LINE_BATCH` lines; at most `LINE_BATCHES` batches wait, which bounds memory.
+fn spawn_line_reader() -> mpsc::Receiver<std::io::Result<Vec<Bytes>>> {
+    let (tx, rx) = mpsc::channel(LINE_BATCHES);
     std::thread::spawn(move || {
         let mut input = BufReader::with_capacity(256 * 1024, std::io::stdin().lock());
+        let mut batch = Vec::with_capacity(LINE_BATCH);
         loop {
             let mut line = Vec::new();
             match input.read_until(b'\n', &mut line) {
-                Ok(0) => return,
+                Ok(0) => break,
                 Ok(_) => {
                     if line.last() == Some(&b'\n') {
                         line.pop();
                     }
-                    if tx.blocking_send(Ok(Bytes::from(line))).is_err() {
-                        return;
+                    batch.push(Bytes::from(line));
+                    if batch.len() >= LINE_BATCH || input.buffer().is_empty() {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(LINE_BATCH));
+                        if tx.blocking_send(Ok(full)).is_err() {
+                            return;
+                        }
                     }
                 }
                 Err(e) => {
@@ -131,18 +181,9 @@ async fn publish_lines(session: &mut Session, args: &PublishArgs, topic: &str) -
                 }
             }
         }
-    });
-    loop {
-        tokio::select! {
-            line = rx.recv(), if session.has_room(args.qos) => match line {
-                Some(Ok(body)) => {
-                    session.publish(Message::new(topic, body, args.qos, args.retain)).await?
-                }
-                Some(Err(e)) => return Err(anyhow::Error::new(e).context("cannot read stdin")),
-                None => break,
-            },
-            r = session.process_next() => r?,
+        if !batch.is_empty() {
+            let _ = tx.blocking_send(Ok(batch));
         }
-    }
-    session.flush().await
+    });
+    rx
 }

@@ -89,7 +89,11 @@ impl ConnConfig {
             (Some(p), None) => p,
             (None, None) => 1883,
         };
-        let username = pick(args.username.as_ref(), "username", url.as_ref().and_then(|u| u.user.as_ref()));
+        let username = pick(
+            args.username.as_ref(),
+            "username",
+            url.as_ref().and_then(|u| u.user.as_ref()),
+        );
 
         let endpoint = match &args.unix {
             Some(path) => {
@@ -111,9 +115,7 @@ impl ConnConfig {
         let properties = V5Props::parse(&args.properties, defaults.property_commands)?;
         let protocol = match args.protocol_version {
             Some(Protocol::V311) if !properties.is_empty() => {
-                return Err(usage(
-                    "-D properties need MQTT v5; drop -V 311 or use -V 5",
-                ));
+                return Err(usage("-D properties need MQTT v5; drop -V 311 or use -V 5"));
             }
             Some(p) => p,
             // mosquitto's clients switch to v5 when a property is given; so do we.
@@ -121,7 +123,9 @@ impl ConnConfig {
             None => defaults.protocol,
         };
         if protocol == Protocol::V311 && password.is_some() && username.is_none() {
-            return Err(usage("MQTT 3.1.1 cannot send a password without a user name (-u)"));
+            return Err(usage(
+                "MQTT 3.1.1 cannot send a password without a user name (-u)",
+            ));
         }
 
         let client_id = match (&args.id, &args.id_prefix) {
@@ -152,7 +156,8 @@ impl ConnConfig {
 
         let will = match &args.will_topic {
             Some(topic) => {
-                validate_topic_name(topic).map_err(|e| usage(format!("invalid will topic: {e}")))?;
+                validate_topic_name(topic)
+                    .map_err(|e| usage(format!("invalid will topic: {e}")))?;
                 Some(Will {
                     topic: topic.clone(),
                     payload: Bytes::from(args.will_payload.clone().unwrap_or_default()),
@@ -189,7 +194,10 @@ impl ConnConfig {
 fn resolve_password(args: &ConnArgs, from_url: Option<String>) -> Result<Option<String>, Failure> {
     if let Some(path) = &args.password_file {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            usage(format!("cannot read the password file {} ({e})", path.display()))
+            usage(format!(
+                "cannot read the password file {} ({e})",
+                path.display()
+            ))
         })?;
         let first = text.lines().next().unwrap_or("");
         return Ok(Some(first.to_string()));
@@ -223,11 +231,15 @@ struct Url {
 /// `mqtt://[user[:password]@]host[:port]/topic`, user and password percent-decoded.
 fn parse_url(s: &str) -> Result<Url, Failure> {
     let bad = |why: &str| usage(format!("invalid URL {s:?}: {why}"));
-    let (scheme, rest) = s.split_once("://").ok_or_else(|| bad("expected mqtt://HOST/TOPIC"))?;
+    let (scheme, rest) = s
+        .split_once("://")
+        .ok_or_else(|| bad("expected mqtt://HOST/TOPIC"))?;
     let default_port = match scheme.to_ascii_lowercase().as_str() {
         "mqtt" => 1883,
         "mqtts" | "ws" | "wss" => {
-            return Err(bad(&format!("{scheme}:// is not supported yet; use mqtt://")));
+            return Err(bad(&format!(
+                "{scheme}:// is not supported yet; use mqtt://"
+            )));
         }
         _ => return Err(bad("the scheme must be mqtt://")),
     };
@@ -254,7 +266,9 @@ fn parse_url(s: &str) -> Result<Url, Failure> {
         None => (None, None),
     };
     let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
-        let (h, after) = v6.split_once(']').ok_or_else(|| bad("unclosed '[' in the host"))?;
+        let (h, after) = v6
+            .split_once(']')
+            .ok_or_else(|| bad("unclosed '[' in the host"))?;
         let port = match after.strip_prefix(':') {
             Some(p) => Some(p),
             None if after.is_empty() => None,
@@ -277,7 +291,13 @@ fn parse_url(s: &str) -> Result<Url, Failure> {
         },
         None => Some(default_port),
     };
-    Ok(Url { host, port, user, password, topic: topic.filter(|t| !t.is_empty()) })
+    Ok(Url {
+        host,
+        port,
+        user,
+        password,
+        topic: topic.filter(|t| !t.is_empty()),
+    })
 }
 
 /// A topic a message can be published to: not empty, no wildcards, no NUL, at most 65535 bytes
@@ -287,10 +307,15 @@ pub fn validate_topic_name(topic: &str) -> Result<(), String> {
         return Err("the topic is empty".into());
     }
     if topic.len() > 65_535 {
-        return Err(format!("the topic is {} bytes long; the limit is 65535", topic.len()));
+        return Err(format!(
+            "the topic is {} bytes long; the limit is 65535",
+            topic.len()
+        ));
     }
     if topic.contains(['+', '#']) {
-        return Err(format!("{topic:?} contains a wildcard (+ or #); wildcards are for subscribing"));
+        return Err(format!(
+            "{topic:?} contains a wildcard (+ or #); wildcards are for subscribing"
+        ));
     }
     if topic.contains('\0') {
         return Err("the topic contains a NUL character".into());
@@ -327,7 +352,13 @@ mod tests {
 
     #[test]
     fn url_errors_are_usage_errors() {
-        for bad in ["http://h/t", "mqtt://:1883/t", "mqtt://h:0/t", "mqtt://h:99999/t", "h/t"] {
+        for bad in [
+            "http://h/t",
+            "mqtt://:1883/t",
+            "mqtt://h:0/t",
+            "mqtt://h:99999/t",
+            "h/t",
+        ] {
             let e = parse_url(bad).unwrap_err();
             assert_eq!(e.status, crate::exit::ExitStatus::Usage, "{bad}");
         }

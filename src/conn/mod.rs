@@ -7,7 +7,10 @@ mod props;
 mod session;
 mod wire;
 
-pub use config::{ConnConfig, Defaults, Endpoint, validate_topic_name};
+pub use config::{ConnConfig, Defaults, validate_topic_name};
 pub use props::PropCommand;
+// The subscriber side (events, subscriptions) is used by `sub` and `rr`.
+#[allow(unused_imports)]
 pub use session::{Event, Message, Session, Subscription};
+#[allow(unused_imports)]
 pub use wire::{Incoming, Reason, SubCode};

@@ -60,7 +60,11 @@ pub struct V5Props {
 }
 
 fn number<T: TryFrom<u64>>(prop: &str, value: &str, max: u64) -> Result<T, Failure> {
-    let out_of_range = || usage(format!("-D {prop}: {value:?} is not a number from 0 to {max}"));
+    let out_of_range = || {
+        usage(format!(
+            "-D {prop}: {value:?} is not a number from 0 to {max}"
+        ))
+    };
     let n: u64 = value.parse().map_err(|_| out_of_range())?;
     if n > max {
         return Err(out_of_range());
@@ -86,7 +90,10 @@ impl V5Props {
         for words in groups {
             let cmd = PropCommand::parse(&words[0])?;
             if !allowed.contains(&cmd) {
-                return Err(usage(format!("-D {}: not used by this command", cmd.name())));
+                return Err(usage(format!(
+                    "-D {}: not used by this command",
+                    cmd.name()
+                )));
             }
             let name = words[1].to_ascii_lowercase();
             let is_pair = name == "user-property";
@@ -103,8 +110,12 @@ impl V5Props {
                 }
             }
             let value = words[2].as_str();
-            let not_allowed =
-                || usage(format!("-D: {name} is not a property of {}", cmd.name().to_uppercase()));
+            let not_allowed = || {
+                usage(format!(
+                    "-D: {name} is not a property of {}",
+                    cmd.name().to_uppercase()
+                ))
+            };
             match cmd {
                 PropCommand::Connect => {
                     let c = p.connect.get_or_insert_with(ConnectProperties::new);
@@ -135,9 +146,7 @@ impl V5Props {
                         "authentication-data" => {
                             c.authentication_data = Some(Bytes::from(value.to_string()))
                         }
-                        "user-property" => {
-                            c.user_properties.push((value.into(), words[3].clone()))
-                        }
+                        "user-property" => c.user_properties.push((value.into(), words[3].clone())),
                         _ => return Err(not_allowed()),
                     }
                 }
@@ -166,9 +175,7 @@ impl V5Props {
                             }
                             m.topic_alias = Some(n)
                         }
-                        "user-property" => {
-                            m.user_properties.push((value.into(), words[3].clone()))
-                        }
+                        "user-property" => m.user_properties.push((value.into(), words[3].clone())),
                         "subscription-identifier" => {
                             return Err(usage(
                                 "-D publish subscription-identifier: only brokers set it",
@@ -202,16 +209,15 @@ impl V5Props {
                             w.payload_format_indicator = Some(number(&name, value, 1)?)
                         }
                         "response-topic" => w.response_topic = Some(value.into()),
-                        "user-property" => {
-                            w.user_properties.push((value.into(), words[3].clone()))
-                        }
+                        "user-property" => w.user_properties.push((value.into(), words[3].clone())),
                         _ => return Err(not_allowed()),
                     }
                 }
                 PropCommand::Subscribe => {
-                    let s = p
-                        .subscribe
-                        .get_or_insert_with(|| SubscribeProperties { id: None, user_properties: vec![] });
+                    let s = p.subscribe.get_or_insert_with(|| SubscribeProperties {
+                        id: None,
+                        user_properties: vec![],
+                    });
                     match name.as_str() {
                         "subscription-identifier" => {
                             let n: usize = number(&name, value, 268_435_455)?;
@@ -220,20 +226,16 @@ impl V5Props {
                             }
                             s.id = Some(n)
                         }
-                        "user-property" => {
-                            s.user_properties.push((value.into(), words[3].clone()))
-                        }
+                        "user-property" => s.user_properties.push((value.into(), words[3].clone())),
                         _ => return Err(not_allowed()),
                     }
                 }
                 PropCommand::Unsubscribe => {
-                    let u = p
-                        .unsubscribe
-                        .get_or_insert_with(|| UnsubscribeProperties { user_properties: vec![] });
+                    let u = p.unsubscribe.get_or_insert_with(|| UnsubscribeProperties {
+                        user_properties: vec![],
+                    });
                     match name.as_str() {
-                        "user-property" => {
-                            u.user_properties.push((value.into(), words[3].clone()))
-                        }
+                        "user-property" => u.user_properties.push((value.into(), words[3].clone())),
                         _ => return Err(not_allowed()),
                     }
                 }
@@ -251,7 +253,11 @@ mod tests {
         s.iter().map(|w| w.to_string()).collect()
     }
 
-    const PUB: &[PropCommand] = &[PropCommand::Connect, PropCommand::Publish, PropCommand::Will];
+    const PUB: &[PropCommand] = &[
+        PropCommand::Connect,
+        PropCommand::Publish,
+        PropCommand::Will,
+    ];
 
     #[test]
     fn publish_properties_are_typed() {
@@ -269,7 +275,10 @@ mod tests {
         let m = p.publish.unwrap();
         assert_eq!(m.content_type.as_deref(), Some("text/plain"));
         assert_eq!(m.message_expiry_interval, Some(59));
-        assert_eq!(m.user_properties, [("k".into(), "v".into()), ("k".into(), "v2".into())]);
+        assert_eq!(
+            m.user_properties,
+            [("k".into(), "v".into()), ("k".into(), "v2".into())]
+        );
         assert_eq!(p.connect.unwrap().receive_maximum, Some(10));
     }
 
@@ -288,7 +297,10 @@ mod tests {
             words(&["puback", "reason-string", "x"]),
             words(&["nonsense", "x", "y"]),
         ] {
-            assert!(V5Props::parse(&[bad.clone()], PUB).is_err(), "{bad:?}");
+            assert!(
+                V5Props::parse(std::slice::from_ref(&bad), PUB).is_err(),
+                "{bad:?}"
+            );
         }
     }
 }

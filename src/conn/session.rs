@@ -68,18 +68,24 @@ pub struct Subscription {
 
 /// What a subscriber sees.
 #[derive(Debug)]
+#[allow(dead_code)]
 pub enum Event {
     Message(Incoming),
     /// The broker answered our SUBSCRIBE (first connect, or after a reconnect).
     SubAck(Vec<SubCode>),
     /// The connection was lost; the session is reconnecting with backoff.
     Lost(String),
-    Reconnected { session_present: bool },
+    Reconnected {
+        session_present: bool,
+    },
 }
 
 /// Driver → handle.
 enum FromDriver {
-    Connected { generation: u64, session_present: bool },
+    Connected {
+        generation: u64,
+        session_present: bool,
+    },
     Lost(String),
     Fatal(Failure),
     Packet(Ev),
@@ -118,7 +124,10 @@ pub struct Session {
 impl Session {
     /// Connects and waits for the broker's CONNACK. Refusal and unreachable brokers are
     /// errors here (exit 4 and 3); later losses are retried with backoff.
-    pub async fn connect(cfg: &ConnConfig, subscriptions: Vec<Subscription>) -> anyhow::Result<Session> {
+    pub async fn connect(
+        cfg: &ConnConfig,
+        subscriptions: Vec<Subscription>,
+    ) -> anyhow::Result<Session> {
         // In-flight window: QoS 1/2 are bounded by -M (v3.1.1 QoS 2 above 20 loses messages on
         // mosquitto, reference/rust-stack.md §1.8, so -M defaults to 20). QoS 0 has no acks,
         // only flushes; a wider window lets the writer batch.
@@ -130,11 +139,22 @@ impl Session {
                 "mqtk: sending CONNECT to {} (client id {:?}, MQTT {}, clean {}, keepalive {}s{}{})",
                 cfg.endpoint,
                 cfg.client_id,
-                if cfg.protocol == Protocol::V5 { "5" } else { "3.1.1" },
+                if cfg.protocol == Protocol::V5 {
+                    "5"
+                } else {
+                    "3.1.1"
+                },
                 cfg.clean_start,
                 cfg.keepalive,
-                cfg.username.as_ref().map(|u| format!(", user {u:?}")).unwrap_or_default(),
-                if cfg.password.is_some() { ", password set" } else { "" },
+                cfg.username
+                    .as_ref()
+                    .map(|u| format!(", user {u:?}"))
+                    .unwrap_or_default(),
+                if cfg.password.is_some() {
+                    ", password set"
+                } else {
+                    ""
+                },
             );
         }
         let gate: Gate = Arc::new(Mutex::new(None));
@@ -182,7 +202,11 @@ impl Session {
 
     /// The QoS 0 window is wider than -M: there is nothing to wait for but the socket.
     fn window_for(&self, qos: u8) -> usize {
-        if qos == 0 { self.window.max(1000) } else { self.window }
+        if qos == 0 {
+            self.window.max(1000)
+        } else {
+            self.window
+        }
     }
 
     /// Queues a message, waiting while the in-flight window is full. Returns once rumqttc has
@@ -211,11 +235,13 @@ impl Session {
     }
 
     /// Messages not yet acknowledged.
+    #[allow(dead_code)]
     pub fn outstanding(&self) -> usize {
         self.store.len()
     }
 
     /// The next thing a subscriber should see.
+    #[allow(dead_code)]
     pub async fn next_event(&mut self) -> anyhow::Result<Event> {
         loop {
             if let Some(e) = self.events.pop_front() {
@@ -277,7 +303,8 @@ impl Session {
         if gate.is_none() || *gate != self.generation {
             return Ok(());
         }
-        self.client.subscribe(&self.subscriptions, self.sub_props.as_ref())?;
+        self.client
+            .subscribe(&self.subscriptions, self.sub_props.as_ref())?;
         Ok(())
     }
 
@@ -287,7 +314,10 @@ impl Session {
             anyhow::bail!("the connection task stopped unexpectedly");
         };
         match msg {
-            FromDriver::Connected { generation, session_present } => {
+            FromDriver::Connected {
+                generation,
+                session_present,
+            } => {
                 let first = self.generation.is_none() && !self.subscribed_once;
                 self.generation = Some(generation);
                 if !session_present {
@@ -305,7 +335,8 @@ impl Session {
                     self.subscribed_once = true;
                 }
                 if !first {
-                    self.events.push_back(Event::Reconnected { session_present });
+                    self.events
+                        .push_back(Event::Reconnected { session_present });
                 }
                 self.push_unsent()?;
                 if self.disconnecting {
@@ -315,7 +346,10 @@ impl Session {
             FromDriver::Lost(why) => {
                 self.generation = None;
                 if !self.quiet {
-                    eprintln!("mqtk: connection to {} lost ({why}); reconnecting", self.endpoint);
+                    eprintln!(
+                        "mqtk: connection to {} lost ({why}); reconnecting",
+                        self.endpoint
+                    );
                 }
                 self.events.push_back(Event::Lost(why));
             }
@@ -333,7 +367,9 @@ impl Session {
                 if pkid != 0 && self.by_pkid.contains_key(&pkid) {
                     return Ok(());
                 }
-                let Some(seq) = self.written_unknown.pop_front() else { return Ok(()) };
+                let Some(seq) = self.written_unknown.pop_front() else {
+                    return Ok(());
+                };
                 if pkid == 0 {
                     self.store.remove(&seq); // QoS 0: written and flushed, done.
                 } else {
@@ -341,7 +377,10 @@ impl Session {
                 }
             }
             Ev::PubAck { pkid, reason } => self.acked(pkid, reason)?,
-            Ev::PubRec { pkid, reason: Some(r) } => self.acked(pkid, Some(r))?,
+            Ev::PubRec {
+                pkid,
+                reason: Some(r),
+            } => self.acked(pkid, Some(r))?,
             Ev::PubComp { pkid, reason } => self.acked(pkid, reason)?,
             Ev::Publish(m) => self.events.push_back(Event::Message(m)),
             Ev::SubAck { codes, .. } => self.events.push_back(Event::SubAck(codes)),
@@ -351,7 +390,9 @@ impl Session {
     }
 
     fn acked(&mut self, pkid: u16, reason: Option<Reason>) -> Result<(), Failure> {
-        let Some(seq) = self.by_pkid.remove(&pkid) else { return Ok(()) };
+        let Some(seq) = self.by_pkid.remove(&pkid) else {
+            return Ok(());
+        };
         let msg = self.store.remove(&seq);
         if let (Some(r), Some(m)) = (reason, msg)
             && r.code >= 0x80
@@ -379,10 +420,13 @@ impl Drop for Session {
 
 fn check_size(msg: &Message, protocol: Protocol) -> Result<(), Failure> {
     // Fixed overhead of a PUBLISH: topic length prefix, packet id, v5 property length.
-    let overhead = 2 + msg.topic.len() + if msg.qos > 0 { 2 } else { 0 } + match protocol {
-        Protocol::V5 => 16,
-        Protocol::V311 => 0,
-    };
+    let overhead = 2
+        + msg.topic.len()
+        + if msg.qos > 0 { 2 } else { 0 }
+        + match protocol {
+            Protocol::V5 => 16,
+            Protocol::V311 => 0,
+        };
     if msg.payload.len() + overhead > MAX_PACKET {
         return Err(exit::usage(format!(
             "the payload is {} bytes; MQTT allows at most {} with this topic",
@@ -418,7 +462,14 @@ async fn drive(
                         connected_once = true;
                         backoff = Duration::from_millis(250);
                         *gate.lock().unwrap() = Some(generation);
-                        if tx.send(FromDriver::Connected { generation, session_present }).await.is_err() {
+                        if tx
+                            .send(FromDriver::Connected {
+                                generation,
+                                session_present,
+                            })
+                            .await
+                            .is_err()
+                        {
                             return;
                         }
                     }

@@ -32,7 +32,8 @@ pub fn cmd() -> assert_cmd::Command {
         }
     }
     let home = home_dir();
-    c.env("HOME", home).env("XDG_CONFIG_HOME", home.join(".config"));
+    c.env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"));
     c.timeout(Duration::from_secs(120));
     c
 }
@@ -46,7 +47,8 @@ pub fn std_cmd() -> Command {
         }
     }
     let home = home_dir();
-    c.env("HOME", home).env("XDG_CONFIG_HOME", home.join(".config"));
+    c.env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"));
     c
 }
 
@@ -56,13 +58,18 @@ pub fn bin() -> PathBuf {
 
 fn home_dir() -> &'static Path {
     static HOME: OnceLock<TempDir> = OnceLock::new();
-    HOME.get_or_init(|| tempfile::tempdir().expect("temp HOME")).path()
+    HOME.get_or_init(|| tempfile::tempdir().expect("temp HOME"))
+        .path()
 }
 
 /// A client id nobody else in this test run uses (two clients with one id kick each other off).
 pub fn unique_id(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A topic nobody else in this test run uses.
@@ -86,12 +93,18 @@ pub struct BrokerConfig {
 impl BrokerConfig {
     /// Anonymous clients allowed, nothing else.
     pub fn plain() -> BrokerConfig {
-        BrokerConfig { anonymous: true, ..Default::default() }
+        BrokerConfig {
+            anonymous: true,
+            ..Default::default()
+        }
     }
 
     /// Only the users in `password_file` may connect.
     pub fn password(password_file: impl Into<PathBuf>) -> BrokerConfig {
-        BrokerConfig { password_file: Some(password_file.into()), ..Default::default() }
+        BrokerConfig {
+            password_file: Some(password_file.into()),
+            ..Default::default()
+        }
     }
 
     pub fn acl(mut self, acl_file: impl Into<PathBuf>) -> BrokerConfig {
@@ -195,7 +208,11 @@ fn find_mosquitto() -> PathBuf {
 
 /// A port that was free a moment ago. The broker may still lose a race for it; `start` retries.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Broker {
@@ -285,7 +302,11 @@ impl Broker {
             }
             thread::sleep(Duration::from_millis(20));
         }
-        Err(format!("mosquitto never listened on {}:\n{}", self.port, self.log()))
+        Err(format!(
+            "mosquitto never listened on {}:\n{}",
+            self.port,
+            self.log()
+        ))
     }
 
     /// Everything the broker logged so far.
@@ -316,16 +337,22 @@ impl Broker {
             assert!(status.success());
         }
         // mosquitto handles the signal in its main loop, which runs at least once a second.
-        wait_for(Duration::from_secs(5), || self.log().contains("Reloading config"));
+        wait_for(Duration::from_secs(5), || {
+            self.log().contains("Reloading config")
+        });
     }
 
     /// Stops the broker gracefully (SIGTERM), so a persistent one saves its state.
     pub fn stop(&mut self) {
         if let Some(name) = self.docker_name.take() {
-            let _ = Command::new("docker").args(["stop", "-t", "5", &name]).status();
+            let _ = Command::new("docker")
+                .args(["stop", "-t", "5", &name])
+                .status();
         }
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
                 if child.try_wait().ok().flatten().is_some() {
@@ -340,7 +367,12 @@ impl Broker {
 
     /// `-h 127.0.0.1 -p PORT`, the arguments that point a client at this broker.
     pub fn args(&self) -> Vec<String> {
-        vec!["-h".into(), "127.0.0.1".into(), "-p".into(), self.port.to_string()]
+        vec![
+            "-h".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            self.port.to_string(),
+        ]
     }
 }
 
@@ -348,7 +380,11 @@ impl Drop for Broker {
     fn drop(&mut self) {
         self.stop();
         if thread::panicking() {
-            eprintln!("---- mosquitto log (port {}) ----\n{}", self.port, self.log());
+            eprintln!(
+                "---- mosquitto log (port {}) ----\n{}",
+                self.port,
+                self.log()
+            );
         }
     }
 }
@@ -357,7 +393,10 @@ impl Drop for Broker {
 pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !cond() {
-        assert!(Instant::now() < deadline, "condition not met within {limit:?}");
+        assert!(
+            Instant::now() < deadline,
+            "condition not met within {limit:?}"
+        );
         thread::sleep(Duration::from_millis(10));
     }
 }
@@ -375,7 +414,14 @@ impl MosquittoSub {
     pub fn start(broker: &Broker, args: &[&str]) -> MosquittoSub {
         // stdbuf: -d trace lines are printf'ed to a block-buffered pipe otherwise.
         let mut child = Command::new("stdbuf")
-            .args(["-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", &broker.port.to_string()])
+            .args([
+                "-oL",
+                "mosquitto_sub",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &broker.port.to_string(),
+            ])
             .arg("-d")
             .args(args)
             .stdin(Stdio::null())
