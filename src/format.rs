@@ -242,10 +242,6 @@ impl Spec {
             _ => return None,
         })
     }
-
-    fn uses_time(self) -> bool {
-        matches!(self, Spec::Iso | Spec::Unix | Spec::Json { .. })
-    }
 }
 
 impl Output {
