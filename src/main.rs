@@ -5,6 +5,8 @@ mod cli;
 mod cmd;
 mod conn;
 mod exit;
+#[allow(dead_code)] // the output of sub and rr: pure, covered by its unit tests
+mod format;
 
 use std::process::ExitCode;
 
