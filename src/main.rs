@@ -5,6 +5,7 @@ mod cli;
 mod cmd;
 mod conn;
 mod exit;
+mod pki;
 
 use std::process::ExitCode;
 
@@ -20,6 +21,7 @@ fn main() -> ExitCode {
     let quiet = cli.command.quiet();
     let result = match cli.command {
         Command::Generate(args) => cmd::generate::run(args),
+        Command::Certgen(args) => cmd::certgen::run(args),
         command => runtime().and_then(|rt| rt.block_on(dispatch(command))),
     };
     match result {
@@ -41,7 +43,7 @@ fn main() -> ExitCode {
 async fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Publish(args) => cmd::publish::run(args).await,
-        Command::Generate(_) => unreachable!("handled without a runtime"),
+        Command::Generate(_) | Command::Certgen(_) => unreachable!("handled without a runtime"),
     }
 }
 
