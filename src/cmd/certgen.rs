@@ -307,7 +307,8 @@ fn choose_ca(args: &CertgenArgs, dir: &Path, hostname: Option<&str>) -> anyhow::
         if args.ca_cn.is_some() {
             return Err(exit::usage("--ca-cn names a new CA; it cannot rename --ca-cert").into());
         }
-        let cert = std::path::absolute(cert)?;
+        let cert = std::path::absolute(cert)
+            .map_err(|e| exit::usage(format!("invalid --ca-cert {} ({e})", cert.display())))?;
         let ca = load(&cert, key)?;
         return Ok(CaSource::External { cert, ca });
     }
