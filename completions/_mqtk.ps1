@@ -25,6 +25,7 @@ Register-ArgumentCompleter -Native -CommandName 'mqtk' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('pub', 'pub', [CompletionResultType]::ParameterValue, 'Publish messages: from an argument, a file, stdin, or stdin line by line')
+            [CompletionResult]::new('certgen', 'certgen', [CompletionResultType]::ParameterValue, 'Make a private CA, server and client certificates, and a mosquitto TLS listener')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions and man pages (for packagers)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -86,17 +87,35 @@ Register-ArgumentCompleter -Native -CommandName 'mqtk' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (`-h` is the broker host, as in mosquitto''s clients)')
             break
         }
+        'mqtk;certgen' {
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Directory to write into; created if missing')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Name or IP address clients use to reach the broker (repeat for more)')
+            [CompletionResult]::new('--client', '--client', [CompletionResultType]::ParameterName, 'Make a client certificate with this common name (repeat for more)')
+            [CompletionResult]::new('--days', '--days', [CompletionResultType]::ParameterName, 'Days the server and client certificates are valid (at most until the CA expires)')
+            [CompletionResult]::new('--ca-days', '--ca-days', [CompletionResultType]::ParameterName, 'Days a new CA certificate is valid')
+            [CompletionResult]::new('--key-type', '--key-type', [CompletionResultType]::ParameterName, 'Type of the new keys')
+            [CompletionResult]::new('--ca-cn', '--ca-cn', [CompletionResultType]::ParameterName, 'Common name of a new CA [default: mqtk CA <host name>]')
+            [CompletionResult]::new('--ca-cert', '--ca-cert', [CompletionResultType]::ParameterName, 'Sign with this CA certificate instead of DIR''s own CA (needs --ca-key)')
+            [CompletionResult]::new('--ca-key', '--ca-key', [CompletionResultType]::ParameterName, 'Private key of --ca-cert (unencrypted PKCS#8 PEM)')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Replace existing certificates, keys and mosquitto-tls.conf (an existing CA is still reused)')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (`-h` is the broker host, as in mosquitto''s clients)')
+            break
+        }
         'mqtk;generate' {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (`-h` is the broker host, as in mosquitto''s clients)')
             break
         }
         'mqtk;help' {
             [CompletionResult]::new('pub', 'pub', [CompletionResultType]::ParameterValue, 'Publish messages: from an argument, a file, stdin, or stdin line by line')
+            [CompletionResult]::new('certgen', 'certgen', [CompletionResultType]::ParameterValue, 'Make a private CA, server and client certificates, and a mosquitto TLS listener')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions and man pages (for packagers)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'mqtk;help;pub' {
+            break
+        }
+        'mqtk;help;certgen' {
             break
         }
         'mqtk;help;generate' {

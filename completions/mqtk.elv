@@ -22,6 +22,7 @@ set edit:completion:arg-completer[mqtk] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand pub 'Publish messages: from an argument, a file, stdin, or stdin line by line'
+            cand certgen 'Make a private CA, server and client certificates, and a mosquitto TLS listener'
             cand generate 'Write shell completions and man pages (for packagers)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -81,15 +82,31 @@ set edit:completion:arg-completer[mqtk] = {|@words|
             cand --quiet 'Print no runtime errors (usage errors are still printed)'
             cand --help 'Print help (`-h` is the broker host, as in mosquitto''s clients)'
         }
+        &'mqtk;certgen'= {
+            cand --out 'Directory to write into; created if missing'
+            cand --host 'Name or IP address clients use to reach the broker (repeat for more)'
+            cand --client 'Make a client certificate with this common name (repeat for more)'
+            cand --days 'Days the server and client certificates are valid (at most until the CA expires)'
+            cand --ca-days 'Days a new CA certificate is valid'
+            cand --key-type 'Type of the new keys'
+            cand --ca-cn 'Common name of a new CA [default: mqtk CA <host name>]'
+            cand --ca-cert 'Sign with this CA certificate instead of DIR''s own CA (needs --ca-key)'
+            cand --ca-key 'Private key of --ca-cert (unencrypted PKCS#8 PEM)'
+            cand --force 'Replace existing certificates, keys and mosquitto-tls.conf (an existing CA is still reused)'
+            cand --help 'Print help (`-h` is the broker host, as in mosquitto''s clients)'
+        }
         &'mqtk;generate'= {
             cand --help 'Print help (`-h` is the broker host, as in mosquitto''s clients)'
         }
         &'mqtk;help'= {
             cand pub 'Publish messages: from an argument, a file, stdin, or stdin line by line'
+            cand certgen 'Make a private CA, server and client certificates, and a mosquitto TLS listener'
             cand generate 'Write shell completions and man pages (for packagers)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mqtk;help;pub'= {
+        }
+        &'mqtk;help;certgen'= {
         }
         &'mqtk;help;generate'= {
         }

@@ -27,6 +27,7 @@ end
 complete -c mqtk -n "__fish_mqtk_needs_command" -l help -d 'Print help (`-h` is the broker host, as in mosquitto\'s clients)'
 complete -c mqtk -n "__fish_mqtk_needs_command" -s V -l version -d 'Print version'
 complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "pub" -d 'Publish messages: from an argument, a file, stdin, or stdin line by line'
+complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "certgen" -d 'Make a private CA, server and client certificates, and a mosquitto TLS listener'
 complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "generate" -d 'Write shell completions and man pages (for packagers)'
 complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s t -l topic -d 'Topic to publish to' -r
@@ -61,7 +62,22 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l will-retain -d 'Retain
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s d -l debug -d 'Print a trace of every MQTT packet on stderr'
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l quiet -d 'Print no runtime errors (usage errors are still printed)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l help -d 'Print help (`-h` is the broker host, as in mosquitto\'s clients)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand certgen" -l out -d 'Directory to write into; created if missing' -r -f -a "(__fish_complete_directories)"
+complete -c mqtk -n "__fish_mqtk_using_subcommand certgen" -l host -d 'Name or IP address clients use to reach the broker (repeat for more)' -r -f -a "(__fish_print_hostnames)"
+complete -c mqtk -n "__fish_mqtk_using_subcommand certgen" -l client -d 'Make a client certificate with this common name (repeat for more)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand certgen" -l days -d 'Days the server and client certificates are valid (at most until the CA expires)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand certgen" -l ca-days -d 'Days a new CA certificate is valid' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand certgen" -l key-type -d 'Type of the new keys' -r -f -a "ecdsa-p256\t'ECDSA on NIST P-256 with SHA-256: small, fast, accepted everywhere'
+ecdsa-p384\t'ECDSA on NIST P-384 with SHA-384'
+rsa-2048\t'RSA 2048 bits, for old clients without ECDSA'
+rsa-3072\t'RSA 3072 bits'"
+complete -c mqtk -n "__fish_mqtk_using_subcommand certgen" -l ca-cn -d 'Common name of a new CA [default: mqtk CA <host name>]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand certgen" -l ca-cert -d 'Sign with this CA certificate instead of DIR\'s own CA (needs --ca-key)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand certgen" -l ca-key -d 'Private key of --ca-cert (unencrypted PKCS#8 PEM)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand certgen" -l force -d 'Replace existing certificates, keys and mosquitto-tls.conf (an existing CA is still reused)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand certgen" -l help -d 'Print help (`-h` is the broker host, as in mosquitto\'s clients)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand generate" -l help -d 'Print help (`-h` is the broker host, as in mosquitto\'s clients)'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub generate help" -f -a "pub" -d 'Publish messages: from an argument, a file, stdin, or stdin line by line'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub generate help" -f -a "generate" -d 'Write shell completions and man pages (for packagers)'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub certgen generate help" -f -a "pub" -d 'Publish messages: from an argument, a file, stdin, or stdin line by line'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub certgen generate help" -f -a "certgen" -d 'Make a private CA, server and client certificates, and a mosquitto TLS listener'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub certgen generate help" -f -a "generate" -d 'Write shell completions and man pages (for packagers)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub certgen generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

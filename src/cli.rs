@@ -40,12 +40,31 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: boxing the big variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 #[allow(clippy::large_enum_variant)] // parsed once; boxing buys nothing
 pub enum Command {
     /// Publish messages: from an argument, a file, stdin, or stdin line by line
     #[command(name = "pub")]
     Publish(PublishArgs),
+
+    /// Make a private CA, server and client certificates, and a mosquitto TLS listener
+    ///
+    /// Writes ca.crt, ca.key, server.crt, server.key, client-NAME.crt and client-NAME.key for each
+    /// --client, and mosquitto-tls.conf: a listener on port 8883 using them, with
+    /// `require_certificate true` and `use_identity_as_username true` when client certificates
+    /// were made (the certificate's CN becomes the MQTT username). Keys are created with mode 0600.
+    ///
+    /// Nothing is overwritten without --force. When DIR already holds ca.crt and ca.key, that CA
+    /// signs the new certificates, so clients can be added later; with only --client given, the
+    /// existing server certificate is kept.
+    ///
+    ///     mqtk certgen --host broker.lan --client sensor --client dashboard
+    ///     mqtk certgen --client thermostat        # later: one more client, same CA
+    ///     mqtk sub -h localhost --cafile certs/ca.crt -t '#' -v
+    #[command(verbatim_doc_comment)]
+    Certgen(CertgenArgs),
 
     /// Write shell completions and man pages (for packagers)
     #[command(hide = true)]
@@ -57,6 +76,7 @@ impl Command {
     pub fn name(&self) -> &'static str {
         match self {
             Command::Publish(_) => "pub",
+            Command::Certgen(_) => "certgen",
             Command::Generate(_) => "generate",
         }
     }
@@ -309,6 +329,81 @@ fn parse_delay(s: &str) -> Result<f64, String> {
 }
 
 #[derive(Args, Debug)]
+pub struct CertgenArgs {
+    /// Directory to write into; created if missing
+    #[arg(long, value_name = "DIR", default_value = "certs", value_hint = ValueHint::DirPath)]
+    pub out: PathBuf,
+
+    /// Name or IP address clients use to reach the broker (repeat for more)
+    ///
+    /// Each becomes a subject alternative name of the server certificate: IPv4 and IPv6
+    /// literals as IP addresses, anything else as a DNS name (`*.example.com` allowed).
+    /// [default: localhost, 127.0.0.1, ::1 and this machine's host name]
+    #[arg(long = "host", value_name = "HOST", value_hint = ValueHint::Hostname)]
+    pub hosts: Vec<String>,
+
+    /// Make a client certificate with this common name (repeat for more)
+    ///
+    /// Written as client-NAME.crt and client-NAME.key. With `use_identity_as_username true`
+    /// mosquitto takes NAME as the client's username, for ACLs.
+    #[arg(long = "client", value_name = "NAME")]
+    pub clients: Vec<String>,
+
+    /// Days the server and client certificates are valid (at most until the CA expires)
+    #[arg(long, value_name = "DAYS", default_value_t = 825, allow_negative_numbers = true)]
+    pub days: i64,
+
+    /// Days a new CA certificate is valid
+    #[arg(long = "ca-days", value_name = "DAYS", default_value_t = 3650,
+          allow_negative_numbers = true)]
+    pub ca_days: i64,
+
+    /// Type of the new keys
+    #[arg(long = "key-type", value_name = "TYPE", value_enum,
+          default_value_t = KeyType::EcdsaP256)]
+    pub key_type: KeyType,
+
+    /// Common name of a new CA [default: mqtk CA <host name>]
+    #[arg(long = "ca-cn", value_name = "TEXT", value_parser = NonEmptyStringValueParser::new())]
+    pub ca_cn: Option<String>,
+
+    /// Sign with this CA certificate instead of DIR's own CA (needs --ca-key)
+    ///
+    /// The CA's files stay where they are: mosquitto-tls.conf points at this certificate.
+    #[arg(long = "ca-cert", value_name = "FILE", requires = "ca_key",
+          value_hint = ValueHint::FilePath)]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Private key of --ca-cert (unencrypted PKCS#8 PEM)
+    #[arg(long = "ca-key", value_name = "FILE", requires = "ca_cert",
+          value_hint = ValueHint::FilePath)]
+    pub ca_key: Option<PathBuf>,
+
+    /// Replace existing certificates, keys and mosquitto-tls.conf (an existing CA is still
+    /// reused)
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Key algorithm for certgen. No Ed25519: OpenSSL 3.0, and so mosquitto, cannot load the
+/// Ed25519 keys rcgen writes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum KeyType {
+    /// ECDSA on NIST P-256 with SHA-256: small, fast, accepted everywhere
+    #[value(name = "ecdsa-p256")]
+    EcdsaP256,
+    /// ECDSA on NIST P-384 with SHA-384
+    #[value(name = "ecdsa-p384")]
+    EcdsaP384,
+    /// RSA 2048 bits, for old clients without ECDSA
+    #[value(name = "rsa-2048")]
+    Rsa2048,
+    /// RSA 3072 bits
+    #[value(name = "rsa-3072")]
+    Rsa3072,
+}
+
+#[derive(Args, Debug)]
 pub struct GenerateArgs {
     /// What to generate
     #[arg(value_enum)]
@@ -359,14 +454,14 @@ impl Command {
     pub fn quiet(&self) -> bool {
         match self {
             Command::Publish(a) => a.conn.quiet,
-            Command::Generate(_) => false,
+            Command::Certgen(_) | Command::Generate(_) => false,
         }
     }
 
     fn conn_mut(&mut self) -> Option<&mut ConnArgs> {
         match self {
             Command::Publish(a) => Some(&mut a.conn),
-            Command::Generate(_) => None,
+            Command::Certgen(_) | Command::Generate(_) => None,
         }
     }
 }
@@ -452,6 +547,28 @@ mod tests {
     fn protocol_31_is_refused_in_words() {
         let e = parse(&["pub", "-t", "t", "-n", "-V", "31"]).unwrap_err();
         assert!(e.to_string().contains("not supported"), "{e}");
+    }
+
+    #[test]
+    fn certgen_repeats_hosts_and_clients() {
+        let Command::Certgen(a) = parse(&[
+            "certgen", "--host", "a.lan", "--host", "10.0.0.1", "--client", "s", "--client", "d",
+            "--key-type", "rsa-2048", "--days", "-3",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!()
+        };
+        assert_eq!(a.hosts, ["a.lan", "10.0.0.1"]);
+        assert_eq!(a.clients, ["s", "d"]);
+        assert_eq!(a.key_type, KeyType::Rsa2048);
+        assert_eq!(a.days, -3, "checked later, so the error is ours");
+        assert_eq!(a.out, PathBuf::from("certs"));
+        let e = parse(&["certgen", "--ca-cert", "x"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        let e = parse(&["certgen", "--key-type", "ed25519"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::InvalidValue);
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod conn;
 mod exit;
 #[allow(dead_code)] // the output of sub and rr: pure, covered by its unit tests
 mod format;
+mod pki;
 
 use std::process::ExitCode;
 
@@ -22,6 +23,7 @@ fn main() -> ExitCode {
     let quiet = cli.command.quiet();
     let result = match cli.command {
         Command::Generate(args) => cmd::generate::run(args),
+        Command::Certgen(args) => cmd::certgen::run(args),
         command => runtime().and_then(|rt| rt.block_on(dispatch(command))),
     };
     match result {
@@ -43,7 +45,7 @@ fn main() -> ExitCode {
 async fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Publish(args) => cmd::publish::run(args).await,
-        Command::Generate(_) => unreachable!("handled without a runtime"),
+        Command::Generate(_) | Command::Certgen(_) => unreachable!("handled without a runtime"),
     }
 }
 

@@ -3,6 +3,9 @@
 
 mod support;
 
+// `mqtk certgen`: certificates that OpenSSL verifies and a real mosquitto serves TLS with.
+mod certgen;
+
 // `mqtk generate`: the checked-in completions and man pages are current.
 mod docs;
 

@@ -117,6 +117,21 @@ impl BrokerConfig {
         self
     }
 
+    /// The settings of the listener block in a mosquitto config file (e.g. one `mqtk certgen`
+    /// wrote), minus comments and its own `listener` line: the harness picks the port.
+    pub fn listener_from_file(mut self, conf: impl AsRef<Path>) -> BrokerConfig {
+        let conf = conf.as_ref();
+        let text = fs::read_to_string(conf)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", conf.display()));
+        for line in text.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') || line.starts_with("listener ") {
+                continue;
+            }
+            self.listener_lines.push(line.to_string());
+        }
+        self
+    }
+
     pub fn global_line(mut self, line: impl Into<String>) -> BrokerConfig {
         self.global_lines.push(line.into());
         self
@@ -412,16 +427,17 @@ impl MosquittoSub {
     /// Starts `mosquitto_sub -d <args>` and returns once the broker has acknowledged the
     /// subscription.
     pub fn start(broker: &Broker, args: &[&str]) -> MosquittoSub {
+        let port = broker.port.to_string();
+        let mut all = vec!["-h", "127.0.0.1", "-p", &port];
+        all.extend_from_slice(args);
+        MosquittoSub::start_with_args(&all)
+    }
+
+    /// Same as [`MosquittoSub::start`], with every argument given (host, port, TLS files...).
+    pub fn start_with_args(args: &[&str]) -> MosquittoSub {
         // stdbuf: -d trace lines are printf'ed to a block-buffered pipe otherwise.
         let mut child = Command::new("stdbuf")
-            .args([
-                "-oL",
-                "mosquitto_sub",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &broker.port.to_string(),
-            ])
+            .args(["-oL", "mosquitto_sub"])
             .arg("-d")
             .args(args)
             .stdin(Stdio::null())
