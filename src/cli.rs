@@ -40,6 +40,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: boxing the large variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Publish messages: from an argument, a file, stdin, or stdin line by line
@@ -210,6 +212,7 @@ pub struct ConnArgs {
 
 impl ConnArgs {
     /// True when the flag was typed on the command line (not taken from the environment).
+    #[allow(dead_code)] // for the network commands' validation (conn::ConnConfig)
     pub fn on_command_line(&self, id: &str) -> bool {
         !self.from_env.iter().any(|e| e == id)
     }
