@@ -7,6 +7,7 @@ mod conn;
 // The whole exit-code table is the contract; statuses 3 to 27 belong to the network commands.
 #[allow(dead_code)]
 mod exit;
+mod pwfile;
 
 use std::process::ExitCode;
 
@@ -22,6 +23,7 @@ fn main() -> ExitCode {
     let quiet = cli.command.quiet();
     let result = match cli.command {
         Command::Generate(args) => cmd::generate::run(args),
+        Command::Passwd(args) => cmd::passwd::run(args),
         command => runtime().and_then(|rt| rt.block_on(dispatch(command))),
     };
     match result {
@@ -43,7 +45,7 @@ fn main() -> ExitCode {
 async fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Publish(args) => cmd::publish::run(args).await,
-        Command::Generate(_) => unreachable!("handled without a runtime"),
+        Command::Generate(_) | Command::Passwd(_) => unreachable!("handled without a runtime"),
     }
 }
 

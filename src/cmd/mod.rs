@@ -1,4 +1,5 @@
 //! Command glue: each module turns parsed arguments into I/O, using the pure cores and `conn`.
 
 pub mod generate;
+pub mod passwd;
 pub mod publish;
