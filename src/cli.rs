@@ -49,7 +49,24 @@ pub enum Command {
     Publish(PublishArgs),
 
     /// Create and edit mosquitto password files; check a password against one
-    #[command(name = "passwd")]
+    ///
+    /// The interface of mosquitto_passwd, and its file format:
+    /// USER:$7$ITERATIONS$SALT$HASH (PBKDF2-HMAC-SHA512, read by mosquitto 2.0 and 2.1).
+    /// Without -b the password is asked for twice on the terminal, or read as two lines from
+    /// a pipe.
+    ///
+    ///     mqtk passwd -c /etc/mosquitto/passwd sensor-01
+    ///     mqtk passwd -b /etc/mosquitto/passwd sensor-02 s3cret
+    ///     mqtk passwd -D /etc/mosquitto/passwd sensor-01
+    ///     printf 'pw\npw\n' | mqtk passwd -c - sensor-01 > passwd
+    ///     mqtk passwd --verify /etc/mosquitto/passwd sensor-02 s3cret
+    ///
+    /// Unlike mosquitto_passwd, the file is replaced atomically (a temp file in its directory,
+    /// synced, then renamed over it), keeps its mode and owner (new files are 0600), and keeps
+    /// comments, blank lines, CRLF line ends and unknown lines byte for byte. A corrupt entry is
+    /// reported with its line number and nothing is written; -U leaves hashed entries alone.
+    /// Send the broker SIGHUP to make it reload the file.
+    #[command(name = "passwd", verbatim_doc_comment)]
     Passwd(PasswdArgs),
 
     /// Write shell completions and man pages (for packagers)
@@ -294,23 +311,7 @@ fn parse_delay(s: &str) -> Result<f64, String> {
     }
 }
 
-/// Create, update and check mosquitto password files.
-///
-/// The interface of mosquitto_passwd, and its file format: `USER:$7$ITERATIONS$SALT$HASH`
-/// (PBKDF2-HMAC-SHA512, read by mosquitto 2.0 and 2.1). Without -b the password is asked for
-/// twice on the terminal, or read as two lines from a pipe.
-///
-///     mqtk passwd -c /etc/mosquitto/passwd sensor-01
-///     mqtk passwd -b /etc/mosquitto/passwd sensor-02 s3cret
-///     mqtk passwd -D /etc/mosquitto/passwd sensor-01
-///     printf 'pw\npw\n' | mqtk passwd -c - sensor-01 > passwd
-///     mqtk passwd --verify /etc/mosquitto/passwd sensor-02 s3cret
-///
-/// Unlike mosquitto_passwd, the file is replaced atomically (a temp file in its directory,
-/// synced, then renamed over it), keeps its mode and owner (new files are 0600), and keeps
-/// comments, blank lines, CRLF line ends and unknown lines byte for byte. A corrupt entry is
-/// reported with its line number and nothing is written; -U leaves hashed entries alone.
-/// Send the broker SIGHUP to make it reload the file.
+/// `mqtk passwd` (the help text is on `Command::Passwd`: a variant's doc comment wins).
 #[derive(Args, Debug, Clone)]
 #[command(after_help = "Exit codes: 0 done (--verify: the password matches); \
                         1 the password does not match, the user is not in the file (-D, \
@@ -505,6 +506,29 @@ mod tests {
     fn protocol_31_is_refused_in_words() {
         let e = parse(&["pub", "-t", "t", "-n", "-V", "31"]).unwrap_err();
         assert!(e.to_string().contains("not supported"), "{e}");
+    }
+
+    #[test]
+    fn passwd_takes_mosquitto_passwd_flags_and_hyphen_passwords() {
+        let Command::Passwd(a) =
+            parse(&["passwd", "-H", "sha512", "-I", "9", "-b", "f", "u", "-pw"]).unwrap().command
+        else {
+            panic!()
+        };
+        assert_eq!((a.hash, a.iterations), (HashKind::Sha512, Some(9)));
+        assert_eq!(a.password.as_deref(), Some("-pw"));
+        let Command::Passwd(a) = parse(&["passwd", "f", "u"]).unwrap().command else { panic!() };
+        assert_eq!((a.hash, a.iterations), (HashKind::Sha512Pbkdf2, None));
+    }
+
+    #[test]
+    fn passwd_modes_conflict_as_in_mosquitto_passwd() {
+        for pair in [["-c", "-D"], ["-c", "-U"], ["-D", "-U"], ["-b", "-D"]] {
+            let e = parse(&["passwd", pair[0], pair[1], "f", "u"]).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict, "{pair:?}");
+        }
+        let e = parse(&["passwd", "-I", "0", "f", "u"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
     }
 
     #[test]
