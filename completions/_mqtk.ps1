@@ -26,6 +26,7 @@ Register-ArgumentCompleter -Native -CommandName 'mqtk' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('pub', 'pub', [CompletionResultType]::ParameterValue, 'Publish messages: from an argument, a file, stdin, or stdin line by line')
             [CompletionResult]::new('certgen', 'certgen', [CompletionResultType]::ParameterValue, 'Make a private CA, server and client certificates, and a mosquitto TLS listener')
+            [CompletionResult]::new('passwd', 'passwd', [CompletionResultType]::ParameterValue, 'Create and edit mosquitto password files; check a password against one')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions and man pages (for packagers)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -101,6 +102,23 @@ Register-ArgumentCompleter -Native -CommandName 'mqtk' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (`-h` is the broker host, as in mosquitto''s clients)')
             break
         }
+        'mqtk;passwd' {
+            [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'Hash for new passwords: sha512-pbkdf2 ($7$), sha512 ($6$) or argon2id (mosquitto 2.1 only)')
+            [CompletionResult]::new('--hash', '--hash', [CompletionResultType]::ParameterName, 'Hash for new passwords: sha512-pbkdf2 ($7$), sha512 ($6$) or argon2id (mosquitto 2.1 only)')
+            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'PBKDF2 iterations for sha512-pbkdf2 [default: 210000]')
+            [CompletionResult]::new('--iterations', '--iterations', [CompletionResultType]::ParameterName, 'PBKDF2 iterations for sha512-pbkdf2 [default: 210000]')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Create the file, or overwrite it, with just this user (`-c -` writes to stdout)')
+            [CompletionResult]::new('--create', '--create', [CompletionResultType]::ParameterName, 'Create the file, or overwrite it, with just this user (`-c -` writes to stdout)')
+            [CompletionResult]::new('-b', '-b', [CompletionResultType]::ParameterName, 'Take the password from the command line (visible to other users: prefer a pipe)')
+            [CompletionResult]::new('--batch', '--batch', [CompletionResultType]::ParameterName, 'Take the password from the command line (visible to other users: prefer a pipe)')
+            [CompletionResult]::new('-D', '-D ', [CompletionResultType]::ParameterName, 'Delete the user')
+            [CompletionResult]::new('--delete', '--delete', [CompletionResultType]::ParameterName, 'Delete the user')
+            [CompletionResult]::new('-U', '-U ', [CompletionResultType]::ParameterName, 'Hash every plaintext password in the file (entries already hashed are left alone)')
+            [CompletionResult]::new('--update', '--update', [CompletionResultType]::ParameterName, 'Hash every plaintext password in the file (entries already hashed are left alone)')
+            [CompletionResult]::new('--verify', '--verify', [CompletionResultType]::ParameterName, 'Exit 0 when PASSWORD (or the one typed) matches the user''s entry, 1 when not')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (`-h` is the broker host, as in mosquitto''s clients)')
+            break
+        }
         'mqtk;generate' {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (`-h` is the broker host, as in mosquitto''s clients)')
             break
@@ -108,6 +126,7 @@ Register-ArgumentCompleter -Native -CommandName 'mqtk' -ScriptBlock {
         'mqtk;help' {
             [CompletionResult]::new('pub', 'pub', [CompletionResultType]::ParameterValue, 'Publish messages: from an argument, a file, stdin, or stdin line by line')
             [CompletionResult]::new('certgen', 'certgen', [CompletionResultType]::ParameterValue, 'Make a private CA, server and client certificates, and a mosquitto TLS listener')
+            [CompletionResult]::new('passwd', 'passwd', [CompletionResultType]::ParameterValue, 'Create and edit mosquitto password files; check a password against one')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions and man pages (for packagers)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -116,6 +135,9 @@ Register-ArgumentCompleter -Native -CommandName 'mqtk' -ScriptBlock {
             break
         }
         'mqtk;help;certgen' {
+            break
+        }
+        'mqtk;help;passwd' {
             break
         }
         'mqtk;help;generate' {

@@ -23,6 +23,7 @@ set edit:completion:arg-completer[mqtk] = {|@words|
             cand --version 'Print version'
             cand pub 'Publish messages: from an argument, a file, stdin, or stdin line by line'
             cand certgen 'Make a private CA, server and client certificates, and a mosquitto TLS listener'
+            cand passwd 'Create and edit mosquitto password files; check a password against one'
             cand generate 'Write shell completions and man pages (for packagers)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -95,18 +96,37 @@ set edit:completion:arg-completer[mqtk] = {|@words|
             cand --force 'Replace existing certificates, keys and mosquitto-tls.conf (an existing CA is still reused)'
             cand --help 'Print help (`-h` is the broker host, as in mosquitto''s clients)'
         }
+        &'mqtk;passwd'= {
+            cand -H 'Hash for new passwords: sha512-pbkdf2 ($7$), sha512 ($6$) or argon2id (mosquitto 2.1 only)'
+            cand --hash 'Hash for new passwords: sha512-pbkdf2 ($7$), sha512 ($6$) or argon2id (mosquitto 2.1 only)'
+            cand -I 'PBKDF2 iterations for sha512-pbkdf2 [default: 210000]'
+            cand --iterations 'PBKDF2 iterations for sha512-pbkdf2 [default: 210000]'
+            cand -c 'Create the file, or overwrite it, with just this user (`-c -` writes to stdout)'
+            cand --create 'Create the file, or overwrite it, with just this user (`-c -` writes to stdout)'
+            cand -b 'Take the password from the command line (visible to other users: prefer a pipe)'
+            cand --batch 'Take the password from the command line (visible to other users: prefer a pipe)'
+            cand -D 'Delete the user'
+            cand --delete 'Delete the user'
+            cand -U 'Hash every plaintext password in the file (entries already hashed are left alone)'
+            cand --update 'Hash every plaintext password in the file (entries already hashed are left alone)'
+            cand --verify 'Exit 0 when PASSWORD (or the one typed) matches the user''s entry, 1 when not'
+            cand --help 'Print help (`-h` is the broker host, as in mosquitto''s clients)'
+        }
         &'mqtk;generate'= {
             cand --help 'Print help (`-h` is the broker host, as in mosquitto''s clients)'
         }
         &'mqtk;help'= {
             cand pub 'Publish messages: from an argument, a file, stdin, or stdin line by line'
             cand certgen 'Make a private CA, server and client certificates, and a mosquitto TLS listener'
+            cand passwd 'Create and edit mosquitto password files; check a password against one'
             cand generate 'Write shell completions and man pages (for packagers)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mqtk;help;pub'= {
         }
         &'mqtk;help;certgen'= {
+        }
+        &'mqtk;help;passwd'= {
         }
         &'mqtk;help;generate'= {
         }

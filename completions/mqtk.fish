@@ -28,6 +28,7 @@ complete -c mqtk -n "__fish_mqtk_needs_command" -l help -d 'Print help (`-h` is 
 complete -c mqtk -n "__fish_mqtk_needs_command" -s V -l version -d 'Print version'
 complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "pub" -d 'Publish messages: from an argument, a file, stdin, or stdin line by line'
 complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "certgen" -d 'Make a private CA, server and client certificates, and a mosquitto TLS listener'
+complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "passwd" -d 'Create and edit mosquitto password files; check a password against one'
 complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "generate" -d 'Write shell completions and man pages (for packagers)'
 complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s t -l topic -d 'Topic to publish to' -r
@@ -76,8 +77,19 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand certgen" -l ca-cert -d 'Sign w
 complete -c mqtk -n "__fish_mqtk_using_subcommand certgen" -l ca-key -d 'Private key of --ca-cert (unencrypted PKCS#8 PEM)' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand certgen" -l force -d 'Replace existing certificates, keys and mosquitto-tls.conf (an existing CA is still reused)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand certgen" -l help -d 'Print help (`-h` is the broker host, as in mosquitto\'s clients)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand passwd" -s H -l hash -d 'Hash for new passwords: sha512-pbkdf2 ($7$), sha512 ($6$) or argon2id (mosquitto 2.1 only)' -r -f -a "sha512-pbkdf2\t'$7$: PBKDF2-HMAC-SHA512 with a 12-byte salt (mosquitto 2.0 and 2.1)'
+sha512\t'$6$: one round of salted SHA-512 (mosquitto 1.6 compatible; weak)'
+argon2id\t'$argon2id$: mosquitto 2.1\'s form; 2.0 brokers reject it'"
+complete -c mqtk -n "__fish_mqtk_using_subcommand passwd" -s I -l iterations -d 'PBKDF2 iterations for sha512-pbkdf2 [default: 210000]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand passwd" -s c -l create -d 'Create the file, or overwrite it, with just this user (`-c -` writes to stdout)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand passwd" -s b -l batch -d 'Take the password from the command line (visible to other users: prefer a pipe)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand passwd" -s D -l delete -d 'Delete the user'
+complete -c mqtk -n "__fish_mqtk_using_subcommand passwd" -s U -l update -d 'Hash every plaintext password in the file (entries already hashed are left alone)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand passwd" -l verify -d 'Exit 0 when PASSWORD (or the one typed) matches the user\'s entry, 1 when not'
+complete -c mqtk -n "__fish_mqtk_using_subcommand passwd" -l help -d 'Print help (`-h` is the broker host, as in mosquitto\'s clients)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand generate" -l help -d 'Print help (`-h` is the broker host, as in mosquitto\'s clients)'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub certgen generate help" -f -a "pub" -d 'Publish messages: from an argument, a file, stdin, or stdin line by line'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub certgen generate help" -f -a "certgen" -d 'Make a private CA, server and client certificates, and a mosquitto TLS listener'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub certgen generate help" -f -a "generate" -d 'Write shell completions and man pages (for packagers)'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub certgen generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub certgen passwd generate help" -f -a "pub" -d 'Publish messages: from an argument, a file, stdin, or stdin line by line'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub certgen passwd generate help" -f -a "certgen" -d 'Make a private CA, server and client certificates, and a mosquitto TLS listener'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub certgen passwd generate help" -f -a "passwd" -d 'Create and edit mosquitto password files; check a password against one'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub certgen passwd generate help" -f -a "generate" -d 'Write shell completions and man pages (for packagers)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub certgen passwd generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -40,8 +40,6 @@ pub struct Cli {
     pub command: Command,
 }
 
-// Parsed once per process: boxing the big variants would buy nothing.
-#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 #[allow(clippy::large_enum_variant)] // parsed once; boxing buys nothing
 pub enum Command {
@@ -65,6 +63,26 @@ pub enum Command {
     ///     mqtk sub -h localhost --cafile certs/ca.crt -t '#' -v
     #[command(verbatim_doc_comment)]
     Certgen(CertgenArgs),
+    /// Create and edit mosquitto password files; check a password against one
+    ///
+    /// The interface of mosquitto_passwd, and its file format:
+    /// USER:$7$ITERATIONS$SALT$HASH (PBKDF2-HMAC-SHA512, read by mosquitto 2.0 and 2.1).
+    /// Without -b the password is asked for twice on the terminal, or read as two lines from
+    /// a pipe.
+    ///
+    ///     mqtk passwd -c /etc/mosquitto/passwd sensor-01
+    ///     mqtk passwd -b /etc/mosquitto/passwd sensor-02 s3cret
+    ///     mqtk passwd -D /etc/mosquitto/passwd sensor-01
+    ///     printf 'pw\npw\n' | mqtk passwd -c - sensor-01 > passwd
+    ///     mqtk passwd --verify /etc/mosquitto/passwd sensor-02 s3cret
+    ///
+    /// Unlike mosquitto_passwd, the file is replaced atomically (a temp file in its directory,
+    /// synced, then renamed over it), keeps its mode and owner (new files are 0600), and keeps
+    /// comments, blank lines, CRLF line ends and unknown lines byte for byte. A corrupt entry is
+    /// reported with its line number and nothing is written; -U leaves hashed entries alone.
+    /// Send the broker SIGHUP to make it reload the file.
+    #[command(name = "passwd", verbatim_doc_comment)]
+    Passwd(PasswdArgs),
 
     /// Write shell completions and man pages (for packagers)
     #[command(hide = true)]
@@ -77,6 +95,7 @@ impl Command {
         match self {
             Command::Publish(_) => "pub",
             Command::Certgen(_) => "certgen",
+            Command::Passwd(_) => "passwd",
             Command::Generate(_) => "generate",
         }
     }
@@ -328,6 +347,80 @@ fn parse_delay(s: &str) -> Result<f64, String> {
     }
 }
 
+/// `mqtk passwd` (the help text is on `Command::Passwd`: a variant's doc comment wins).
+#[derive(Args, Debug, Clone)]
+#[command(after_help = "Exit codes: 0 done (--verify: the password matches); \
+                        1 the password does not match, the user is not in the file (-D, \
+                        --verify), a corrupt line, or an I/O error; 2 usage error: bad flags, \
+                        argument count, user name or password, or the two passwords typed \
+                        differ. On any error the file is unchanged.")]
+pub struct PasswdArgs {
+    /// Create the file, or overwrite it, with just this user (`-c -` writes to stdout)
+    #[arg(short = 'c', long = "create", conflicts_with_all = ["delete", "update"])]
+    pub create: bool,
+
+    /// Take the password from the command line (visible to other users: prefer a pipe)
+    #[arg(short = 'b', long = "batch", conflicts_with = "delete")]
+    pub batch: bool,
+
+    /// Delete the user
+    #[arg(short = 'D', long = "delete", conflicts_with = "update")]
+    pub delete: bool,
+
+    /// Hash every plaintext password in the file (entries already hashed are left alone)
+    #[arg(short = 'U', long = "update")]
+    pub update: bool,
+
+    /// Exit 0 when PASSWORD (or the one typed) matches the user's entry, 1 when not
+    ///
+    /// Checks all three hash forms, whichever tool wrote them.
+    #[arg(long, conflicts_with_all = ["create", "batch", "delete", "update"])]
+    pub verify: bool,
+
+    /// Hash for new passwords: sha512-pbkdf2 ($7$), sha512 ($6$) or argon2id (mosquitto 2.1 only)
+    #[arg(
+        short = 'H',
+        long = "hash",
+        value_enum,
+        value_name = "HASH",
+        default_value = "sha512-pbkdf2"
+    )]
+    pub hash: HashKind,
+
+    /// PBKDF2 iterations for sha512-pbkdf2 [default: 210000]
+    ///
+    /// Every count from 1 up works with every broker: the count is stored in each line.
+    #[arg(short = 'I', long = "iterations", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub iterations: Option<u32>,
+
+    /// Password file (`-` with -c: standard output)
+    #[arg(value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub file: PathBuf,
+
+    /// User name
+    #[arg(value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Password, with -b or --verify (visible in the process list: prefer the prompt or a pipe)
+    #[arg(value_name = "PASSWORD", allow_hyphen_values = true)]
+    pub password: Option<String>,
+}
+
+/// `-H`: how new passwords are hashed.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum HashKind {
+    /// $7$: PBKDF2-HMAC-SHA512 with a 12-byte salt (mosquitto 2.0 and 2.1)
+    #[value(name = "sha512-pbkdf2")]
+    Sha512Pbkdf2,
+    /// $6$: one round of salted SHA-512 (mosquitto 1.6 compatible; weak)
+    #[value(name = "sha512")]
+    Sha512,
+    /// $argon2id$: mosquitto 2.1's form; 2.0 brokers reject it
+    #[value(name = "argon2id")]
+    Argon2id,
+}
+
 #[derive(Args, Debug)]
 pub struct CertgenArgs {
     /// Directory to write into; created if missing
@@ -350,12 +443,21 @@ pub struct CertgenArgs {
     pub clients: Vec<String>,
 
     /// Days the server and client certificates are valid (at most until the CA expires)
-    #[arg(long, value_name = "DAYS", default_value_t = 825, allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_name = "DAYS",
+        default_value_t = 825,
+        allow_negative_numbers = true
+    )]
     pub days: i64,
 
     /// Days a new CA certificate is valid
-    #[arg(long = "ca-days", value_name = "DAYS", default_value_t = 3650,
-          allow_negative_numbers = true)]
+    #[arg(
+        long = "ca-days",
+        value_name = "DAYS",
+        default_value_t = 3650,
+        allow_negative_numbers = true
+    )]
     pub ca_days: i64,
 
     /// Type of the new keys
@@ -455,6 +557,7 @@ impl Command {
         match self {
             Command::Publish(a) => a.conn.quiet,
             Command::Certgen(_) | Command::Generate(_) => false,
+            Command::Passwd(_) => false,
         }
     }
 
@@ -462,6 +565,7 @@ impl Command {
         match self {
             Command::Publish(a) => Some(&mut a.conn),
             Command::Certgen(_) | Command::Generate(_) => None,
+            Command::Passwd(_) => None,
         }
     }
 }
@@ -552,8 +656,19 @@ mod tests {
     #[test]
     fn certgen_repeats_hosts_and_clients() {
         let Command::Certgen(a) = parse(&[
-            "certgen", "--host", "a.lan", "--host", "10.0.0.1", "--client", "s", "--client", "d",
-            "--key-type", "rsa-2048", "--days", "-3",
+            "certgen",
+            "--host",
+            "a.lan",
+            "--host",
+            "10.0.0.1",
+            "--client",
+            "s",
+            "--client",
+            "d",
+            "--key-type",
+            "rsa-2048",
+            "--days",
+            "-3",
         ])
         .unwrap()
         .command
@@ -569,6 +684,37 @@ mod tests {
         assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument);
         let e = parse(&["certgen", "--key-type", "ed25519"]).unwrap_err();
         assert_eq!(e.kind(), clap::error::ErrorKind::InvalidValue);
+    }
+
+    #[test]
+    fn passwd_takes_mosquitto_passwd_flags_and_hyphen_passwords() {
+        let Command::Passwd(a) =
+            parse(&["passwd", "-H", "sha512", "-I", "9", "-b", "f", "u", "-pw"])
+                .unwrap()
+                .command
+        else {
+            panic!()
+        };
+        assert_eq!((a.hash, a.iterations), (HashKind::Sha512, Some(9)));
+        assert_eq!(a.password.as_deref(), Some("-pw"));
+        let Command::Passwd(a) = parse(&["passwd", "f", "u"]).unwrap().command else {
+            panic!()
+        };
+        assert_eq!((a.hash, a.iterations), (HashKind::Sha512Pbkdf2, None));
+    }
+
+    #[test]
+    fn passwd_modes_conflict_as_in_mosquitto_passwd() {
+        for pair in [["-c", "-D"], ["-c", "-U"], ["-D", "-U"], ["-b", "-D"]] {
+            let e = parse(&["passwd", pair[0], pair[1], "f", "u"]).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                clap::error::ErrorKind::ArgumentConflict,
+                "{pair:?}"
+            );
+        }
+        let e = parse(&["passwd", "-I", "0", "f", "u"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod exit;
 #[allow(dead_code)] // the output of sub and rr: pure, covered by its unit tests
 mod format;
 mod pki;
+mod pwfile;
 
 use std::process::ExitCode;
 
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Generate(args) => cmd::generate::run(args),
         Command::Certgen(args) => cmd::certgen::run(args),
+        Command::Passwd(args) => cmd::passwd::run(args),
         command => runtime().and_then(|rt| rt.block_on(dispatch(command))),
     };
     match result {
@@ -45,7 +47,9 @@ fn main() -> ExitCode {
 async fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Publish(args) => cmd::publish::run(args).await,
-        Command::Generate(_) | Command::Certgen(_) => unreachable!("handled without a runtime"),
+        Command::Generate(_) | Command::Certgen(_) | Command::Passwd(_) => {
+            unreachable!("handled without a runtime")
+        }
     }
 }
 

@@ -82,7 +82,10 @@ impl Host {
     /// An IPv4 or IPv6 literal (IPv6 also in brackets) becomes an IP SAN; anything else must be
     /// a valid DNS name (RFC 1123 labels, an optional leading `*.` wildcard) and is lowercased.
     pub fn parse(s: &str) -> Result<Host, String> {
-        let unbracketed = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')).unwrap_or(s);
+        let unbracketed = s
+            .strip_prefix('[')
+            .and_then(|r| r.strip_suffix(']'))
+            .unwrap_or(s);
         if let Ok(ip) = unbracketed.parse::<IpAddr>() {
             return Ok(Host::Ip(ip));
         }
@@ -121,18 +124,32 @@ fn validate_dns_name(s: &str) -> Result<(), String> {
             continue;
         }
         if label.len() > 63 {
-            return Err(format!("invalid host name {s:?} (a label is longer than 63 characters)"));
+            return Err(format!(
+                "invalid host name {s:?} (a label is longer than 63 characters)"
+            ));
         }
-        if let Some(c) = label.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-')) {
-            return Err(format!("invalid host name {s:?} (character {c:?} is not allowed)"));
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+        {
+            return Err(format!(
+                "invalid host name {s:?} (character {c:?} is not allowed)"
+            ));
         }
         if label.starts_with('-') || label.ends_with('-') {
-            return Err(format!("invalid host name {s:?} (a label starts or ends with '-')"));
+            return Err(format!(
+                "invalid host name {s:?} (a label starts or ends with '-')"
+            ));
         }
     }
     // "999.1.1.1" is not an address, and as a name it would only hide a typo.
-    if labels.last().is_some_and(|l| l.chars().all(|c| c.is_ascii_digit())) {
-        return Err(format!("invalid host name {s:?} (neither an IP address nor a name)"));
+    if labels
+        .last()
+        .is_some_and(|l| l.chars().all(|c| c.is_ascii_digit()))
+    {
+        return Err(format!(
+            "invalid host name {s:?} (neither an IP address nor a name)"
+        ));
     }
     Ok(())
 }
@@ -163,8 +180,9 @@ pub fn validate_client_name(name: &str) -> Result<(), String> {
     if name.len() > 64 {
         return Err(format!("client name longer than 64 characters: {name:?}"));
     }
-    if let Some(c) =
-        name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@')))
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@')))
     {
         return Err(format!(
             "invalid client name {name:?} (character {c:?} is not allowed; use letters, digits, \
@@ -172,7 +190,10 @@ pub fn validate_client_name(name: &str) -> Result<(), String> {
         ));
     }
     if name.starts_with('.') || name.starts_with('-') {
-        return Err(format!("invalid client name {name:?} (starts with '{}')", &name[..1]));
+        return Err(format!(
+            "invalid client name {name:?} (starts with '{}')",
+            &name[..1]
+        ));
     }
     Ok(())
 }
@@ -186,11 +207,17 @@ pub struct Validity {
 
 impl Validity {
     pub fn days(now: OffsetDateTime, days: i64) -> Validity {
-        Validity { not_before: now - Duration::minutes(5), not_after: now + Duration::days(days) }
+        Validity {
+            not_before: now - Duration::minutes(5),
+            not_after: now + Duration::days(days),
+        }
     }
 
     fn capped(self, cap: OffsetDateTime) -> Validity {
-        Validity { not_after: self.not_after.min(cap), ..self }
+        Validity {
+            not_after: self.not_after.min(cap),
+            ..self
+        }
     }
 }
 
@@ -231,7 +258,9 @@ impl Ca {
         p.not_before = validity.not_before;
         p.not_after = validity.not_after;
         p.serial_number = Some(random_serial()?);
-        let cert = p.self_signed(&key).context("cannot sign the CA certificate")?;
+        let cert = p
+            .self_signed(&key)
+            .context("cannot sign the CA certificate")?;
         let key_pem = key.serialize_pem();
         Ok(Ca {
             cert_pem: cert.pem(),
@@ -252,7 +281,7 @@ impl Ca {
             .map_err(|e| format!("cannot parse the CA certificate ({e})"))?;
         if !x509.is_ca() {
             return Err(
-                "the CA certificate is not a CA (basicConstraints CA:true is missing)".into()
+                "the CA certificate is not a CA (basicConstraints CA:true is missing)".into(),
             );
         }
         let key = KeyPair::from_pem(key_pem).map_err(|e| {
@@ -291,7 +320,9 @@ impl Ca {
         key_type: KeyType,
         validity: Validity,
     ) -> anyhow::Result<Issued> {
-        let Some(first) = hosts.first() else { bail!("a server certificate needs a host name") };
+        let Some(first) = hosts.first() else {
+            bail!("a server certificate needs a host name")
+        };
         let mut p = self.leaf_params(&first.as_client_arg(), key_type, validity)?;
         p.subject_alt_names = hosts.iter().map(Host::san).collect::<anyhow::Result<_>>()?;
         p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
@@ -323,7 +354,10 @@ impl Ca {
         p.distinguished_name.push(DnType::CommonName, common_name);
         p.is_ca = IsCa::ExplicitNoCa;
         p.key_usages = if key_type.is_rsa() {
-            vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment]
+            vec![
+                KeyUsagePurpose::DigitalSignature,
+                KeyUsagePurpose::KeyEncipherment,
+            ]
         } else {
             vec![KeyUsagePurpose::DigitalSignature]
         };
@@ -336,7 +370,9 @@ impl Ca {
 
     fn sign(&self, params: CertificateParams, key_type: KeyType) -> anyhow::Result<Issued> {
         let key = key_type.generate()?;
-        let cert = params.signed_by(&key, &self.issuer).context("cannot sign the certificate")?;
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .context("cannot sign the certificate")?;
         Ok(Issued {
             cert_pem: cert.pem(),
             cert_der: cert.der().to_vec(),
@@ -367,7 +403,11 @@ fn random_serial() -> anyhow::Result<SerialNumber> {
 /// `AA:BB:...`: the SHA-256 fingerprint as `openssl x509 -fingerprint -sha256` prints it.
 pub fn fingerprint(der: &[u8]) -> String {
     let digest = Sha256::digest(der);
-    digest.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+    digest
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// What the summary shows for a certificate, read back from its DER.
@@ -419,11 +459,23 @@ mod tests {
 
     #[test]
     fn ip_literals_become_ip_sans() {
-        assert_eq!(Host::parse("127.0.0.1"), Ok(Host::Ip("127.0.0.1".parse().unwrap())));
+        assert_eq!(
+            Host::parse("127.0.0.1"),
+            Ok(Host::Ip("127.0.0.1".parse().unwrap()))
+        );
         assert_eq!(Host::parse("::1"), Ok(Host::Ip("::1".parse().unwrap())));
-        assert_eq!(Host::parse("[fe80::1]"), Ok(Host::Ip("fe80::1".parse().unwrap())));
-        assert_eq!(Host::parse("Broker.Example.com"), Ok(Host::Dns("broker.example.com".into())));
-        assert_eq!(Host::parse("*.example.com"), Ok(Host::Dns("*.example.com".into())));
+        assert_eq!(
+            Host::parse("[fe80::1]"),
+            Ok(Host::Ip("fe80::1".parse().unwrap()))
+        );
+        assert_eq!(
+            Host::parse("Broker.Example.com"),
+            Ok(Host::Dns("broker.example.com".into()))
+        );
+        assert_eq!(
+            Host::parse("*.example.com"),
+            Ok(Host::Dns("*.example.com".into()))
+        );
     }
 
     #[test]
@@ -470,7 +522,17 @@ mod tests {
         for ok in ["sensor", "dash-1", "a.b_c@site"] {
             assert!(validate_client_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "a/b", "..", ".hidden", "-x", "with space", "a+b", "a#", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "a/b",
+            "..",
+            ".hidden",
+            "-x",
+            "with space",
+            "a+b",
+            "a#",
+            &"x".repeat(65),
+        ] {
             assert!(validate_client_name(bad).is_err(), "{bad:?}");
         }
     }
@@ -486,25 +548,35 @@ mod tests {
         let ku = x.key_usage().unwrap().unwrap().value;
         assert!(ku.key_cert_sign() && ku.crl_sign());
         assert_eq!(x.subject().to_string(), "CN=Test CA");
-        assert_eq!(x.validity().not_before.to_datetime(), now() - Duration::minutes(5));
-        assert_eq!(x.validity().not_after.to_datetime(), now() + Duration::days(3650));
+        assert_eq!(
+            x.validity().not_before.to_datetime(),
+            now() - Duration::minutes(5)
+        );
+        assert_eq!(
+            x.validity().not_after.to_datetime(),
+            now() + Duration::days(3650)
+        );
         let serial = x.raw_serial();
         assert_eq!(serial.len(), 16);
         assert_eq!(serial[0] & 0x80, 0);
         let ca2 = Ca::generate("Test CA", KeyType::EcdsaP256, v).unwrap();
         assert_ne!(parse(&ca2.cert_der).raw_serial(), serial);
-        assert!(
-            x.extensions()
-                .iter()
-                .any(|e| matches!(e.parsed_extension(), ParsedExtension::SubjectKeyIdentifier(_)))
-        );
+        assert!(x.extensions().iter().any(|e| matches!(
+            e.parsed_extension(),
+            ParsedExtension::SubjectKeyIdentifier(_)
+        )));
     }
 
     #[test]
     fn server_cert_has_sans_server_auth_and_is_capped_by_the_ca() {
         let ca = Ca::generate("CA", KeyType::EcdsaP384, Validity::days(now(), 100)).unwrap();
-        let hosts = [Host::parse("broker.lan").unwrap(), Host::parse("10.0.0.5").unwrap()];
-        let leaf = ca.issue_server(&hosts, KeyType::EcdsaP256, Validity::days(now(), 825)).unwrap();
+        let hosts = [
+            Host::parse("broker.lan").unwrap(),
+            Host::parse("10.0.0.5").unwrap(),
+        ];
+        let leaf = ca
+            .issue_server(&hosts, KeyType::EcdsaP256, Validity::days(now(), 825))
+            .unwrap();
         let x = parse(&leaf.cert_der);
         assert!(!x.is_ca());
         assert_eq!(x.subject().to_string(), "CN=broker.lan");
@@ -513,15 +585,23 @@ mod tests {
         assert!(eku.server_auth && !eku.client_auth);
         let ku = x.key_usage().unwrap().unwrap().value;
         assert!(ku.digital_signature() && !ku.key_encipherment());
-        assert_eq!(describe(&leaf.cert_der).unwrap().sans, ["DNS:broker.lan", "IP:10.0.0.5"]);
-        assert_eq!(x.validity().not_after.to_datetime(), now() + Duration::days(100));
+        assert_eq!(
+            describe(&leaf.cert_der).unwrap().sans,
+            ["DNS:broker.lan", "IP:10.0.0.5"]
+        );
+        assert_eq!(
+            x.validity().not_after.to_datetime(),
+            now() + Duration::days(100)
+        );
         assert!(leaf.key_pem.starts_with("-----BEGIN PRIVATE KEY-----"));
     }
 
     #[test]
     fn client_cert_has_the_name_as_cn_and_client_auth() {
         let ca = Ca::generate("CA", KeyType::EcdsaP256, Validity::days(now(), 10)).unwrap();
-        let leaf = ca.issue_client("sensor", KeyType::EcdsaP256, Validity::days(now(), 5)).unwrap();
+        let leaf = ca
+            .issue_client("sensor", KeyType::EcdsaP256, Validity::days(now(), 5))
+            .unwrap();
         let x = parse(&leaf.cert_der);
         assert_eq!(x.subject().to_string(), "CN=sensor");
         let eku = x.extended_key_usage().unwrap().unwrap().value;
@@ -535,7 +615,9 @@ mod tests {
         let loaded = Ca::load(&ca.cert_pem, ca.key_pem()).unwrap();
         assert_eq!(fingerprint(&loaded.cert_der), fingerprint(&ca.cert_der));
         assert_eq!(loaded.not_after, ca.not_after);
-        let leaf = loaded.issue_client("x", KeyType::EcdsaP256, Validity::days(now(), 5)).unwrap();
+        let leaf = loaded
+            .issue_client("x", KeyType::EcdsaP256, Validity::days(now(), 5))
+            .unwrap();
         let x = parse(&leaf.cert_der);
         assert_eq!(x.issuer().to_string(), "CN=Kept");
         // The leaf's authority key id is the CA's subject key id.
@@ -566,7 +648,9 @@ mod tests {
         let b = Ca::generate("B", KeyType::EcdsaP256, Validity::days(now(), 10)).unwrap();
         let e = Ca::load(&a.cert_pem, b.key_pem()).err().unwrap();
         assert!(e.contains("does not match"), "{e}");
-        let leaf = a.issue_client("c", KeyType::EcdsaP256, Validity::days(now(), 5)).unwrap();
+        let leaf = a
+            .issue_client("c", KeyType::EcdsaP256, Validity::days(now(), 5))
+            .unwrap();
         let e = Ca::load(&leaf.cert_pem, &leaf.key_pem).err().unwrap();
         assert!(e.contains("not a CA"), "{e}");
         assert!(Ca::load("garbage", a.key_pem()).is_err());
@@ -576,13 +660,17 @@ mod tests {
     #[test]
     fn rsa_keys_sign_with_ring() {
         let ca = Ca::generate("RSA CA", KeyType::Rsa2048, Validity::days(now(), 10)).unwrap();
-        let leaf = ca.issue_client("r", KeyType::Rsa2048, Validity::days(now(), 5)).unwrap();
+        let leaf = ca
+            .issue_client("r", KeyType::Rsa2048, Validity::days(now(), 5))
+            .unwrap();
         let x = parse(&leaf.cert_der);
         assert_eq!(x.issuer().to_string(), "CN=RSA CA");
         let ku = x.key_usage().unwrap().unwrap().value;
         assert!(ku.digital_signature() && ku.key_encipherment());
         let loaded = Ca::load(&ca.cert_pem, ca.key_pem()).unwrap();
-        loaded.issue_client("r2", KeyType::EcdsaP256, Validity::days(now(), 5)).unwrap();
+        loaded
+            .issue_client("r2", KeyType::EcdsaP256, Validity::days(now(), 5))
+            .unwrap();
     }
 
     #[test]

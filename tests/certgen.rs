@@ -12,7 +12,13 @@ use crate::support::{Broker, BrokerConfig, MosquittoSub, cmd, unique_id};
 
 /// Runs `mqtk certgen --out DIR ARGS` and asserts success; returns stdout.
 fn certgen(dir: &Path, args: &[&str]) -> String {
-    let out = cmd().arg("certgen").arg("--out").arg(dir).args(args).output().unwrap();
+    let out = cmd()
+        .arg("certgen")
+        .arg("--out")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "certgen {args:?} failed: {}",
@@ -22,7 +28,11 @@ fn certgen(dir: &Path, args: &[&str]) -> String {
 }
 
 fn openssl(args: &[&str], dir: &Path) -> String {
-    let out = Command::new("openssl").args(args).current_dir(dir).output().unwrap();
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "openssl {args:?}: {}{}",
@@ -34,7 +44,10 @@ fn openssl(args: &[&str], dir: &Path) -> String {
 
 /// `AA:BB:...` as openssl prints it.
 fn openssl_fingerprint(dir: &Path, cert: &str) -> String {
-    let out = openssl(&["x509", "-noout", "-fingerprint", "-sha256", "-in", cert], dir);
+    let out = openssl(
+        &["x509", "-noout", "-fingerprint", "-sha256", "-in", cert],
+        dir,
+    );
     out.trim().split_once('=').unwrap().1.to_string()
 }
 
@@ -45,7 +58,14 @@ fn mode(path: &Path) -> u32 {
 /// mosquitto_pub to the broker on `host` with extra (TLS) arguments, QoS 1.
 fn mosquitto_pub(broker: &Broker, host: &str, tls: &[&str], topic: &str, msg: &str) -> Output {
     Command::new("mosquitto_pub")
-        .args(["-h", host, "-p", &broker.port.to_string(), "-i", &unique_id("certpub")])
+        .args([
+            "-h",
+            host,
+            "-p",
+            &broker.port.to_string(),
+            "-i",
+            &unique_id("certpub"),
+        ])
         .args(tls)
         .args(["-t", topic, "-m", msg, "-q", "1"])
         .output()
@@ -60,16 +80,51 @@ fn path_str(dir: &Path, name: &str) -> String {
 fn certificates_verify_with_openssl_and_carry_sans_and_ekus() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("certs");
-    let summary = certgen(&dir, &["--client", "x", "--host", "broker.lan", "--host", "10.1.2.3"]);
+    let summary = certgen(
+        &dir,
+        &[
+            "--client",
+            "x",
+            "--host",
+            "broker.lan",
+            "--host",
+            "10.1.2.3",
+        ],
+    );
 
-    let verified = openssl(&["verify", "-CAfile", "ca.crt", "server.crt", "client-x.crt"], &dir);
+    let verified = openssl(
+        &["verify", "-CAfile", "ca.crt", "server.crt", "client-x.crt"],
+        &dir,
+    );
     assert_eq!(verified, "server.crt: OK\nclient-x.crt: OK\n");
-    let by_name = ["-purpose", "sslserver", "-verify_hostname", "broker.lan", "server.crt"];
-    openssl(&[&["verify", "-CAfile", "ca.crt"][..], &by_name].concat(), &dir);
-    openssl(&["verify", "-CAfile", "ca.crt", "-purpose", "sslclient", "client-x.crt"], &dir);
+    let by_name = [
+        "-purpose",
+        "sslserver",
+        "-verify_hostname",
+        "broker.lan",
+        "server.crt",
+    ];
+    openssl(
+        &[&["verify", "-CAfile", "ca.crt"][..], &by_name].concat(),
+        &dir,
+    );
+    openssl(
+        &[
+            "verify",
+            "-CAfile",
+            "ca.crt",
+            "-purpose",
+            "sslclient",
+            "client-x.crt",
+        ],
+        &dir,
+    );
 
     let server = openssl(&["x509", "-noout", "-text", "-in", "server.crt"], &dir);
-    assert!(server.contains("DNS:broker.lan, IP Address:10.1.2.3"), "{server}");
+    assert!(
+        server.contains("DNS:broker.lan, IP Address:10.1.2.3"),
+        "{server}"
+    );
     assert!(server.contains("TLS Web Server Authentication"), "{server}");
     assert!(server.contains("CA:FALSE"), "{server}");
     let client = openssl(&["x509", "-noout", "-text", "-in", "client-x.crt"], &dir);
@@ -93,7 +148,10 @@ fn certificates_verify_with_openssl_and_carry_sans_and_ekus() {
         let fp = openssl_fingerprint(&dir, cert);
         assert!(summary.contains(&fp), "{cert} {fp} not in:\n{summary}");
     }
-    assert!(summary.contains("names    DNS:broker.lan, IP:10.1.2.3"), "{summary}");
+    assert!(
+        summary.contains("names    DNS:broker.lan, IP:10.1.2.3"),
+        "{summary}"
+    );
     let cafile = path_str(&dir, "ca.crt");
     assert!(summary.contains(&format!("mqtk sub -h broker.lan -p 8883 --cafile {cafile}")));
     assert!(summary.contains(&format!("mqtk pub -h broker.lan -p 8883 --cafile {cafile}")));
@@ -101,7 +159,10 @@ fn certificates_verify_with_openssl_and_carry_sans_and_ekus() {
     let conf = fs::read_to_string(dir.join("mosquitto-tls.conf")).unwrap();
     assert!(conf.contains("\nlistener 8883\n"), "{conf}");
     assert!(conf.contains(&format!("\ncafile {cafile}\n")), "{conf}");
-    assert!(conf.contains(&format!("\nkeyfile {}\n", path_str(&dir, "server.key"))), "{conf}");
+    assert!(
+        conf.contains(&format!("\nkeyfile {}\n", path_str(&dir, "server.key"))),
+        "{conf}"
+    );
     assert!(conf.contains("\nrequire_certificate true\nuse_identity_as_username true\n"));
 }
 
@@ -109,11 +170,23 @@ fn certificates_verify_with_openssl_and_carry_sans_and_ekus() {
 fn default_server_names_are_localhost_both_loopbacks_and_the_host_name() {
     let tmp = tempfile::tempdir().unwrap();
     certgen(tmp.path(), &[]);
-    let text =
-        openssl(&["x509", "-noout", "-ext", "subjectAltName", "-in", "server.crt"], tmp.path());
+    let text = openssl(
+        &[
+            "x509",
+            "-noout",
+            "-ext",
+            "subjectAltName",
+            "-in",
+            "server.crt",
+        ],
+        tmp.path(),
+    );
     assert!(text.contains("DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1"));
     let conf = fs::read_to_string(tmp.path().join("mosquitto-tls.conf")).unwrap();
-    assert!(!conf.contains("\nrequire_certificate"), "no clients, no client certificates: {conf}");
+    assert!(
+        !conf.contains("\nrequire_certificate"),
+        "no clients, no client certificates: {conf}"
+    );
 }
 
 #[test]
@@ -126,14 +199,27 @@ fn mosquitto_serves_tls_with_the_generated_listener() {
     let cafile = path_str(tmp.path(), "ca.crt");
     for host in ["localhost", "127.0.0.1"] {
         let out = mosquitto_pub(&broker, host, &["--cafile", &cafile], "certgen/tls", "hi");
-        assert!(out.status.success(), "{host}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{host}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     // Without --cafile the client does not trust the private CA.
     let other = tempfile::tempdir().unwrap();
     certgen(other.path(), &[]);
     let stranger = path_str(other.path(), "ca.crt");
-    let out = mosquitto_pub(&broker, "localhost", &["--cafile", &stranger], "certgen/tls", "x");
-    assert!(!out.status.success(), "a certificate from another CA was accepted");
+    let out = mosquitto_pub(
+        &broker,
+        "localhost",
+        &["--cafile", &stranger],
+        "certgen/tls",
+        "x",
+    );
+    assert!(
+        !out.status.success(),
+        "a certificate from another CA was accepted"
+    );
 }
 
 #[test]
@@ -146,20 +232,41 @@ fn a_server_certificate_for_localhost_does_not_match_127_0_0_1() {
     let cafile = path_str(tmp.path(), "ca.crt");
     let tls = ["--cafile", cafile.as_str()];
     let by_ip = mosquitto_pub(&broker, "127.0.0.1", &tls, "certgen/name", "x");
-    assert!(!by_ip.status.success(), "127.0.0.1 matched a localhost-only certificate");
+    assert!(
+        !by_ip.status.success(),
+        "127.0.0.1 matched a localhost-only certificate"
+    );
     // The broker is reachable on that address: the failure was the name check alone.
     let insecure = ["--cafile", cafile.as_str(), "--insecure"];
     let out = mosquitto_pub(&broker, "127.0.0.1", &insecure, "certgen/name", "x");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = mosquitto_pub(&broker, "localhost", &tls, "certgen/name", "x");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn mutual_tls_requires_a_certificate_and_its_cn_is_the_username() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    certgen(dir, &["--client", "sensor", "--client", "dashboard", "--client", "intruder"]);
+    certgen(
+        dir,
+        &[
+            "--client",
+            "sensor",
+            "--client",
+            "dashboard",
+            "--client",
+            "intruder",
+        ],
+    );
     // The seed's ACL challenge: sensor may only publish under home/sensors, dashboard may
     // only read home/#; intruder has a valid certificate but no rights.
     let acl = dir.join("acl");
@@ -169,7 +276,9 @@ fn mutual_tls_requires_a_certificate_and_its_cn_is_the_username() {
     )
     .unwrap();
     let broker = Broker::start(
-        BrokerConfig::plain().listener_from_file(dir.join("mosquitto-tls.conf")).acl(&acl),
+        BrokerConfig::plain()
+            .listener_from_file(dir.join("mosquitto-tls.conf"))
+            .acl(&acl),
     );
     let cafile = path_str(dir, "ca.crt");
     let as_client = |name: &str| {
@@ -190,19 +299,40 @@ fn mutual_tls_requires_a_certificate_and_its_cn_is_the_username() {
     sub_args.extend(["-i", &id]);
     let sub = MosquittoSub::start_with_args(&sub_args);
 
-    let no_cert =
-        mosquitto_pub(&broker, "localhost", &["--cafile", &cafile], "home/sensors/t", "0");
-    assert!(!no_cert.status.success(), "a client without a certificate was let in");
+    let no_cert = mosquitto_pub(
+        &broker,
+        "localhost",
+        &["--cafile", &cafile],
+        "home/sensors/t",
+        "0",
+    );
+    assert!(
+        !no_cert.status.success(),
+        "a client without a certificate was let in"
+    );
 
     let intruder = as_client("intruder");
     let intruder: Vec<&str> = intruder.iter().map(String::as_str).collect();
-    let out = mosquitto_pub(&broker, "localhost", &intruder, "home/sensors/temp", "forged");
-    assert!(out.status.success(), "v3.1.1 acknowledges a denied publish and drops it");
+    let out = mosquitto_pub(
+        &broker,
+        "localhost",
+        &intruder,
+        "home/sensors/temp",
+        "forged",
+    );
+    assert!(
+        out.status.success(),
+        "v3.1.1 acknowledges a denied publish and drops it"
+    );
 
     let sensor = as_client("sensor");
     let sensor: Vec<&str> = sensor.iter().map(String::as_str).collect();
     let out = mosquitto_pub(&broker, "localhost", &sensor, "home/sensors/temp", "21.5");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // The intruder's message was acknowledged before sensor's was sent: had the ACL let it
     // through, it would arrive first.
@@ -231,7 +361,11 @@ fn rsa_keys_work_with_mosquitto_and_mutual_tls() {
     ];
     let tls: Vec<&str> = tls.iter().map(String::as_str).collect();
     let out = mosquitto_pub(&broker, "localhost", &tls, "certgen/rsa", "x");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -244,8 +378,17 @@ fn a_second_run_reuses_the_ca_and_never_overwrites_without_force() {
     let first = fs::read(dir.join("client-first.crt")).unwrap();
 
     // The same requests again: refused, nothing touched.
-    for (args, taken) in [(&["--client", "first"][..], "client-first.crt"), (&[], "server.crt")] {
-        let out = cmd().arg("certgen").arg("--out").arg(dir).args(args).output().unwrap();
+    for (args, taken) in [
+        (&["--client", "first"][..], "client-first.crt"),
+        (&[], "server.crt"),
+    ] {
+        let out = cmd()
+            .arg("certgen")
+            .arg("--out")
+            .arg(dir)
+            .args(args)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(2));
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.starts_with("mqtk certgen: error: "), "{err}");
@@ -260,7 +403,16 @@ fn a_second_run_reuses_the_ca_and_never_overwrites_without_force() {
     assert!(summary.contains(&ca_fp), "{summary}");
     assert_eq!(openssl_fingerprint(dir, "ca.crt"), ca_fp);
     assert_eq!(fs::read(dir.join("server.crt")).unwrap(), server);
-    openssl(&["verify", "-CAfile", "ca.crt", "client-later.crt", "client-first.crt"], dir);
+    openssl(
+        &[
+            "verify",
+            "-CAfile",
+            "ca.crt",
+            "client-later.crt",
+            "client-first.crt",
+        ],
+        dir,
+    );
 
     // --force replaces what is asked for (the server certificate when no --client is given),
     // keeps the CA, and keys stay 0600.
@@ -270,16 +422,33 @@ fn a_second_run_reuses_the_ca_and_never_overwrites_without_force() {
     assert_eq!(openssl_fingerprint(dir, "ca.crt"), ca_fp);
     assert_ne!(fs::read(dir.join("server.crt")).unwrap(), server);
     assert_ne!(fs::read(dir.join("client-first.crt")).unwrap(), first);
-    for key in ["ca.key", "server.key", "client-first.key", "client-later.key"] {
+    for key in [
+        "ca.key",
+        "server.key",
+        "client-first.key",
+        "client-later.key",
+    ] {
         assert_eq!(mode(&dir.join(key)), 0o600, "{key}");
     }
-    openssl(&["verify", "-CAfile", "ca.crt", "server.crt", "client-first.crt"], dir);
+    openssl(
+        &[
+            "verify",
+            "-CAfile",
+            "ca.crt",
+            "server.crt",
+            "client-first.crt",
+        ],
+        dir,
+    );
     let leftovers: Vec<_> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|n| n.starts_with('.'))
         .collect();
-    assert!(leftovers.is_empty(), "temp files left behind: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "temp files left behind: {leftovers:?}"
+    );
 }
 
 #[test]
@@ -290,9 +459,15 @@ fn a_ca_from_elsewhere_signs_without_being_copied() {
     let out_dir = tmp.path().join("out");
     let ca_cert = path_str(&ca_dir, "ca.crt");
     let ca_key = path_str(&ca_dir, "ca.key");
-    certgen(&out_dir, &["--ca-cert", &ca_cert, "--ca-key", &ca_key, "--client", "c"]);
+    certgen(
+        &out_dir,
+        &["--ca-cert", &ca_cert, "--ca-key", &ca_key, "--client", "c"],
+    );
     assert!(!out_dir.join("ca.crt").exists() && !out_dir.join("ca.key").exists());
-    openssl(&["verify", "-CAfile", &ca_cert, "server.crt", "client-c.crt"], &out_dir);
+    openssl(
+        &["verify", "-CAfile", &ca_cert, "server.crt", "client-c.crt"],
+        &out_dir,
+    );
     let conf = fs::read_to_string(out_dir.join("mosquitto-tls.conf")).unwrap();
     assert!(conf.contains(&format!("\ncafile {ca_cert}\n")), "{conf}");
 }
@@ -331,24 +506,46 @@ fn bad_input_exits_2_and_writes_nothing() {
         (mismatched.to_vec(), "does not match"),
     ];
     for (args, needle) in cases {
-        let out = cmd().arg("certgen").args(["--out", &fresh]).args(&args).output().unwrap();
+        let out = cmd()
+            .arg("certgen")
+            .args(["--out", &fresh])
+            .args(&args)
+            .output()
+            .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.starts_with("mqtk certgen: error: "), "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");
-        assert!(!Path::new(&fresh).exists(), "{args:?} created the output directory");
+        assert!(
+            !Path::new(&fresh).exists(),
+            "{args:?} created the output directory"
+        );
     }
 
     let before = fs::read_dir(&mixed).unwrap().count();
-    let out = cmd().arg("certgen").arg("--out").arg(&mixed).output().unwrap();
+    let out = cmd()
+        .arg("certgen")
+        .arg("--out")
+        .arg(&mixed)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not match"));
-    assert_eq!(fs::read_dir(&mixed).unwrap().count(), before, "something was written");
+    assert_eq!(
+        fs::read_dir(&mixed).unwrap().count(),
+        before,
+        "something was written"
+    );
 
     // Unwritable: a file where the directory should be, or below one. (Tests may run as root,
     // for whom permission bits do not stop a write.)
     for out_dir in [file.clone(), file.join("sub")] {
-        let out = cmd().arg("certgen").arg("--out").arg(&out_dir).output().unwrap();
+        let out = cmd()
+            .arg("certgen")
+            .arg("--out")
+            .arg(&out_dir)
+            .output()
+            .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{}: {err}", out_dir.display());
         assert!(err.contains(&file.display().to_string()), "{err}");

@@ -9,5 +9,8 @@ mod certgen;
 // `mqtk generate`: the checked-in completions and man pages are current.
 mod docs;
 
+// `mqtk passwd`: files mosquitto accepts, mosquitto_passwd interop, bad input changes nothing.
+mod passwd;
+
 // tests/support itself: brokers start, restart and are reachable.
 mod harness;

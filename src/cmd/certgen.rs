@@ -185,9 +185,9 @@ impl Plan {
                 let path = self.dir.join(name);
                 match fs::symlink_metadata(&path) {
                     Err(_) => false,
-                    Ok(_) if name == CONF => {
-                        fs::read(&path).map(|b| b != self.conf.as_bytes()).unwrap_or(true)
-                    }
+                    Ok(_) if name == CONF => fs::read(&path)
+                        .map(|b| b != self.conf.as_bytes())
+                        .unwrap_or(true),
                     Ok(_) => true,
                 }
             })
@@ -196,9 +196,12 @@ impl Plan {
             return Ok(());
         }
         let list = taken.join(", ");
-        Err(exit::usage(format!("{} already has {list}; nothing was written", self.dir.display()))
-            .with_hint("use --force to replace them, or another --out DIR")
-            .into())
+        Err(exit::usage(format!(
+            "{} already has {list}; nothing was written",
+            self.dir.display()
+        ))
+        .with_hint("use --force to replace them, or another --out DIR")
+        .into())
     }
 
     /// Creates DIR when missing and proves a file can be created in it. This is the last check,
@@ -207,8 +210,14 @@ impl Plan {
         let unwritable =
             |e: io::Error| exit::usage(format!("cannot write to {} ({e})", self.dir.display()));
         fs::create_dir_all(&self.dir).map_err(unwritable)?;
-        let probe = self.dir.join(format!(".mqtk-certgen-{}", std::process::id()));
-        OpenOptions::new().write(true).create_new(true).open(&probe).map_err(unwritable)?;
+        let probe = self
+            .dir
+            .join(format!(".mqtk-certgen-{}", std::process::id()));
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&probe)
+            .map_err(unwritable)?;
         fs::remove_file(&probe).map_err(unwritable)?;
         Ok(())
     }
@@ -219,8 +228,11 @@ impl Plan {
         let mut files = Vec::new();
         let (new_ca, ca) = match &self.ca {
             CaSource::New { common_name } => {
-                let ca =
-                    Ca::generate(common_name, self.key_type, Validity::days(now, self.ca_days))?;
+                let ca = Ca::generate(
+                    common_name,
+                    self.key_type,
+                    Validity::days(now, self.ca_days),
+                )?;
                 files.push(cert_output("ca.crt", &ca.cert_pem, &ca.cert_der));
                 files.push(key_output("ca.key", ca.key_pem()));
                 (Some(ca), None)
@@ -235,7 +247,11 @@ impl Plan {
         }
         for name in &self.clients {
             let c = ca.issue_client(name, self.key_type, leaf)?;
-            files.push(cert_output(&format!("client-{name}.crt"), &c.cert_pem, &c.cert_der));
+            files.push(cert_output(
+                &format!("client-{name}.crt"),
+                &c.cert_pem,
+                &c.cert_der,
+            ));
             files.push(key_output(&format!("client-{name}.key"), &c.key_pem));
         }
         files.push(Output {
@@ -326,11 +342,16 @@ fn choose_ca(args: &CertgenArgs, dir: &Path, hostname: Option<&str>) -> anyhow::
             Ok(CaSource::InDir(load(&crt, &key)?))
         }
         (true, false) | (false, true) if !args.force => {
-            let (has, lacks) =
-                if crt.exists() { ("ca.crt", "ca.key") } else { ("ca.key", "ca.crt") };
-            Err(exit::usage(format!("{} has {has} but no {lacks}", dir.display()))
-                .with_hint("restore it to sign with that CA, or use --force to make a new CA")
-                .into())
+            let (has, lacks) = if crt.exists() {
+                ("ca.crt", "ca.key")
+            } else {
+                ("ca.key", "ca.crt")
+            };
+            Err(
+                exit::usage(format!("{} has {has} but no {lacks}", dir.display()))
+                    .with_hint("restore it to sign with that CA, or use --force to make a new CA")
+                    .into(),
+            )
         }
         _ => {
             let common_name = args.ca_cn.clone().unwrap_or_else(|| match hostname {
@@ -357,7 +378,10 @@ fn existing_clients(dir: &Path) -> Vec<String> {
 /// The first name in DIR's existing server certificate, for the printed examples.
 fn existing_server_host(dir: &Path) -> Option<String> {
     let pem = fs::read_to_string(dir.join("server.crt")).ok()?;
-    let der = x509_parser::pem::parse_x509_pem(pem.as_bytes()).ok()?.1.contents;
+    let der = x509_parser::pem::parse_x509_pem(pem.as_bytes())
+        .ok()?
+        .1
+        .contents;
     let first = pki::describe(&der).ok()?.sans.into_iter().next()?;
     first.split_once(':').map(|(_, v)| v.to_string())
 }
@@ -408,7 +432,12 @@ fn cert_output(name: &str, pem: &str, der: &[u8]) -> Output {
 }
 
 fn key_output(name: &str, pem: &str) -> Output {
-    Output { name: name.into(), bytes: pem.as_bytes().to_vec(), kind: Kind::Key, der: None }
+    Output {
+        name: name.into(),
+        bytes: pem.as_bytes().to_vec(),
+        kind: Kind::Key,
+        der: None,
+    }
 }
 
 /// Keys are created with mode 0600 from the start (never written first and restricted after);
@@ -452,15 +481,29 @@ fn write_file(path: &Path, bytes: &[u8], kind: Kind, replace: bool) -> io::Resul
 
 fn print_summary(plan: &Plan, made: &Made) -> io::Result<()> {
     let mut out = io::stdout().lock();
-    let width = made.files.iter().map(|f| f.name.len()).max().unwrap_or(0).max(6);
+    let width = made
+        .files
+        .iter()
+        .map(|f| f.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(6);
     writeln!(out, "In {}:", plan.dir.display())?;
     match &plan.ca {
         CaSource::InDir(ca) => {
-            writeln!(out, "  {:width$}  CA certificate, reused (kept as it was)", "ca.crt")?;
+            writeln!(
+                out,
+                "  {:width$}  CA certificate, reused (kept as it was)",
+                "ca.crt"
+            )?;
             describe(&mut out, width, &ca.cert_der)?;
         }
         CaSource::External { cert, ca } => {
-            writeln!(out, "  CA certificate {} (kept where it is)", cert.display())?;
+            writeln!(
+                out,
+                "  CA certificate {} (kept where it is)",
+                cert.display()
+            )?;
             describe(&mut out, width, &ca.cert_der)?;
         }
         CaSource::New { .. } => {}
@@ -511,15 +554,23 @@ fn print_summary(plan: &Plan, made: &Made) -> io::Result<()> {
         "  2. mosquitto reads the key as user mosquitto: sudo chown mosquitto: {}",
         plan.path("server.key")
     )?;
-    writeln!(out, "     (or run it with `user root`, or as the user who owns the key).")?;
+    writeln!(
+        out,
+        "     (or run it with `user root`, or as the user who owns the key)."
+    )?;
     writeln!(out, "  3. Restart mosquitto, then try it:")?;
     writeln!(out, "     mqtk sub -h {host} -p 8883 {tls} -t 'test/#' -v")?;
-    writeln!(out, "     mqtk pub -h {host} -p 8883 {tls} -t test/hello -m hello")?;
+    writeln!(
+        out,
+        "     mqtk pub -h {host} -p 8883 {tls} -t test/hello -m hello"
+    )?;
     Ok(())
 }
 
 fn client_of(file: &str) -> &str {
-    file.strip_prefix("client-").and_then(|n| n.strip_suffix(".crt")).unwrap_or(file)
+    file.strip_prefix("client-")
+        .and_then(|n| n.strip_suffix(".crt"))
+        .unwrap_or(file)
 }
 
 fn describe(out: &mut impl Write, width: usize, der: &[u8]) -> io::Result<()> {
@@ -532,7 +583,10 @@ fn describe(out: &mut impl Write, width: usize, der: &[u8]) -> io::Result<()> {
         writeln!(out, "{:pad$}names    {}", "", info.sans.join(", "))?;
     }
     let fmt = format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    let expiry = info.not_after.format(&fmt).unwrap_or_else(|_| info.not_after.to_string());
+    let expiry = info
+        .not_after
+        .format(&fmt)
+        .unwrap_or_else(|_| info.not_after.to_string());
     writeln!(out, "{:pad$}expires  {expiry}", "")?;
     writeln!(out, "{:pad$}sha256   {}", "", info.fingerprint)
 }

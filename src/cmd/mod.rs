@@ -2,4 +2,5 @@
 
 pub mod certgen;
 pub mod generate;
+pub mod passwd;
 pub mod publish;

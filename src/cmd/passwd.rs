@@ -1,0 +1,386 @@
+//! `mqtk passwd`: argument checks, password prompts and the atomic rewrite around
+//! `pwfile`, which does the parsing and hashing.
+
+use std::fs::{self, File, OpenOptions, Permissions};
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::cli::{HashKind, PasswdArgs};
+use crate::exit::{self, ExitStatus, Failure};
+use crate::pwfile::{self, PasswordFile, Scheme, Stored};
+
+/// Where the file goes: a path, or stdout for `-c -`.
+enum Target {
+    Path(PathBuf),
+    Stdout,
+}
+
+/// What to do, after every argument check passed.
+enum Job {
+    /// `-c` / `-b` / plain: set `user`'s password (asking for it when `password` is None).
+    Set {
+        target: Target,
+        create: bool,
+        user: String,
+        password: Option<String>,
+    },
+    Delete {
+        path: PathBuf,
+        user: String,
+    },
+    Update {
+        path: PathBuf,
+    },
+    Verify {
+        path: PathBuf,
+        user: String,
+        password: Option<String>,
+    },
+}
+
+pub fn run(args: PasswdArgs) -> anyhow::Result<()> {
+    let scheme = scheme(&args);
+    match job(args)? {
+        Job::Set {
+            target,
+            create,
+            user,
+            password,
+        } => {
+            let mut file = match (&target, create) {
+                (_, true) => PasswordFile::new(),
+                (Target::Path(p), false) => read(p)?,
+                (Target::Stdout, false) => unreachable!("checked in job()"),
+            };
+            let password = match password {
+                Some(p) => p,
+                None => ask(true)?,
+            };
+            let stored = pwfile::hash(scheme, password.as_bytes())
+                .context("cannot get random bytes for the salt")?;
+            file.set(&user, &stored);
+            match target {
+                Target::Stdout => write_stdout(&file.render()),
+                Target::Path(p) => write_atomically(&p, &file.render()),
+            }
+        }
+        Job::Delete { path, user } => {
+            let mut file = read(&path)?;
+            if !file.delete(&user) {
+                return Err(not_found(&user, &path));
+            }
+            write_atomically(&path, &file.render())
+        }
+        Job::Update { path } => {
+            let mut file = read(&path)?;
+            let mut changed = false;
+            for e in file.entries() {
+                let name = String::from_utf8_lossy(&e.user).into_owned();
+                match e.stored {
+                    Stored::Plain => {
+                        if e.field.len() >= pwfile::MAX_LEN {
+                            return Err(Failure::new(
+                                ExitStatus::Failure,
+                                format!("line {}: the password of '{name}' is too long", e.line),
+                            )
+                            .into());
+                        }
+                        let stored = pwfile::hash(scheme, &e.field)
+                            .context("cannot get random bytes for the salt")?;
+                        file.replace_line(e.line, &e.user, &stored);
+                        changed = true;
+                    }
+                    Stored::Unknown => warn(&format!(
+                        "line {}: unknown hash form for user '{name}', left as it is",
+                        e.line
+                    )),
+                    _ => {}
+                }
+            }
+            // Nothing to hash: leave the file (and its modification time) alone.
+            if changed {
+                write_atomically(&path, &file.render())
+            } else {
+                Ok(())
+            }
+        }
+        Job::Verify {
+            path,
+            user,
+            password,
+        } => {
+            let file = read(&path)?;
+            let Some(stored) = file.stored(&user) else {
+                return Err(not_found(&user, &path));
+            };
+            let password = match password {
+                Some(p) => p,
+                None => ask(false)?,
+            };
+            match stored.verify(password.as_bytes()) {
+                Some(true) => Ok(()),
+                Some(false) => Err(Failure::new(
+                    ExitStatus::Failure,
+                    format!("wrong password for user '{user}'"),
+                )
+                .into()),
+                None => Err(Failure::new(
+                    ExitStatus::Failure,
+                    format!("cannot check the password of '{user}': its entry is not hashed"),
+                )
+                .with_hint(match stored {
+                    Stored::Plain => "brokers refuse plaintext entries; hash them with -U",
+                    _ => "the entry uses a hash form mqtk does not know",
+                })
+                .into()),
+            }
+        }
+    }
+}
+
+fn scheme(args: &PasswdArgs) -> Scheme {
+    match args.hash {
+        HashKind::Sha512Pbkdf2 => Scheme::Pbkdf2 {
+            iterations: args.iterations.unwrap_or(pwfile::DEFAULT_ITERATIONS),
+        },
+        HashKind::Sha512 => Scheme::Sha512,
+        HashKind::Argon2id => Scheme::Argon2id,
+    }
+}
+
+/// The argument checks mosquitto_passwd makes, and a few more; all are usage errors (exit 2).
+fn job(args: PasswdArgs) -> Result<Job, Failure> {
+    if args.iterations.is_some() && args.hash != HashKind::Sha512Pbkdf2 {
+        warn("-I applies to -H sha512-pbkdf2 only; ignored");
+    }
+    let stdout = args.file.as_os_str() == "-";
+    if stdout && !args.create {
+        return Err(exit::usage("FILE '-' (standard output) needs -c"));
+    }
+    let path = args.file;
+    let user = |u: Option<String>, what: &str| -> Result<String, Failure> {
+        let u = u.ok_or_else(|| exit::usage(format!("USER is missing ({what})")))?;
+        pwfile::check_username(&u).map_err(exit::usage)?;
+        Ok(u)
+    };
+    if args.update {
+        if args.user.is_some() {
+            return Err(exit::usage("-U takes FILE only"));
+        }
+        return Ok(Job::Update { path });
+    }
+    if args.delete {
+        if args.password.is_some() {
+            return Err(exit::usage("-D takes FILE and USER only"));
+        }
+        return Ok(Job::Delete {
+            path,
+            user: user(args.user, "-D FILE USER")?,
+        });
+    }
+    if args.verify {
+        let user = user(args.user, "--verify FILE USER [PASSWORD]")?;
+        return Ok(Job::Verify {
+            path,
+            user,
+            password: args.password,
+        });
+    }
+    let user = user(
+        args.user,
+        if args.batch {
+            "-b FILE USER PASSWORD"
+        } else {
+            "FILE USER"
+        },
+    )?;
+    let password = match (args.batch, args.password) {
+        (true, Some(p)) => {
+            pwfile::check_password(&p).map_err(exit::usage)?;
+            warn_visible();
+            Some(p)
+        }
+        (true, None) => return Err(exit::usage("-b needs FILE, USER and PASSWORD")),
+        (false, Some(_)) => {
+            return Err(exit::usage("a PASSWORD argument needs -b (or --verify)"));
+        }
+        (false, None) => None,
+    };
+    let target = if stdout {
+        Target::Stdout
+    } else {
+        Target::Path(path)
+    };
+    Ok(Job::Set {
+        target,
+        create: args.create,
+        user,
+        password,
+    })
+}
+
+fn warn(what: &str) {
+    eprintln!("mqtk passwd: warning: {what}");
+}
+
+fn warn_visible() {
+    warn("a password on the command line is visible in the process list; prefer a pipe");
+}
+
+fn not_found(user: &str, path: &Path) -> anyhow::Error {
+    Failure::new(
+        ExitStatus::Failure,
+        format!("user '{user}' is not in {}", path.display()),
+    )
+    .into()
+}
+
+/// Reads and parses the file; a corrupt line is a failure (exit 1) that names it.
+fn read(path: &Path) -> anyhow::Result<PasswordFile> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(Failure::new(
+                ExitStatus::Failure,
+                format!("{} does not exist", path.display()),
+            )
+            .with_hint("-c creates it")
+            .into());
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    PasswordFile::parse(&bytes).map_err(|c| {
+        Failure::new(ExitStatus::Failure, format!("{}: {c}", path.display()))
+            .with_hint("nothing was written; fix or remove that line")
+            .into()
+    })
+}
+
+/// The password, typed twice (`confirm`) or once. On a terminal rpassword reads it with echo
+/// off; from a pipe (`printf 'pw\npw\n' | mqtk passwd ...`, CI) one line per answer.
+fn ask(confirm: bool) -> anyhow::Result<String> {
+    let (first, second) = if io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ").context("cannot read the password")?;
+        check(&first)?;
+        let second = if confirm {
+            Some(
+                rpassword::prompt_password("Reenter password: ")
+                    .context("cannot read the password")?,
+            )
+        } else {
+            None
+        };
+        (first, second)
+    } else {
+        let mut stdin = io::stdin().lock();
+        let first = read_line(&mut stdin)?;
+        check(&first)?;
+        let second = if confirm {
+            Some(read_line(&mut stdin)?)
+        } else {
+            None
+        };
+        (first, second)
+    };
+    if second.is_some_and(|s| s != first) {
+        return Err(exit::usage("passwords do not match").into());
+    }
+    Ok(first)
+}
+
+fn check(password: &str) -> anyhow::Result<()> {
+    pwfile::check_password(password).map_err(|e| exit::usage(e).into())
+}
+
+/// One line of stdin without its `\n` or `\r\n`; empty at end of input.
+fn read_line(stdin: &mut impl BufRead) -> anyhow::Result<String> {
+    let mut buf = Vec::new();
+    stdin
+        .read_until(b'\n', &mut buf)
+        .context("cannot read the password from stdin")?;
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+    }
+    String::from_utf8(buf).map_err(|_| exit::usage("the password is not UTF-8").into())
+}
+
+fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Replaces `path` with `bytes` so that a reader (the broker on SIGHUP) sees the old file or
+/// the new one, never a mix, even after a crash: a temp file in the same directory, synced,
+/// renamed over the original, then the directory synced. The original's mode and owner carry
+/// over (a root-run edit must not make the broker's file unreadable to the broker); new
+/// files are 0600.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    // Replace the file a symlink points to, not the symlink.
+    let path = match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => fs::canonicalize(path)
+            .with_context(|| format!("cannot follow the symlink {}", path.display()))?,
+        _ => path.to_path_buf(),
+    };
+    let old = match fs::metadata(&path) {
+        Ok(m) => Some(m),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("cannot stat {}", path.display())),
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .context("FILE names no file")?
+        .to_string_lossy();
+    let mut nonce = [0u8; 6];
+    getrandom::fill(&mut nonce).context("cannot get random bytes")?;
+    let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+    let tmp = dir.join(format!(".{name}.mqtk-{nonce}.tmp"));
+    let result = write_tmp(&tmp, old.as_ref(), bytes).and_then(|()| {
+        fs::rename(&tmp, &path)
+            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+    });
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("cannot write {} (it is unchanged)", path.display()))?;
+    File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot sync the directory {}", dir.display()))
+}
+
+fn write_tmp(tmp: &Path, old: Option<&fs::Metadata>, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(tmp)
+        .with_context(|| format!("cannot create {}", tmp.display()))?;
+    if let Some(old) = old {
+        let mine = f.metadata()?;
+        if (mine.uid(), mine.gid()) != (old.uid(), old.gid()) {
+            std::os::unix::fs::fchown(&f, Some(old.uid()), Some(old.gid())).with_context(|| {
+                format!(
+                    "cannot give the new file the owner {}:{}",
+                    old.uid(),
+                    old.gid()
+                )
+            })?;
+        }
+        // Exactly the old mode: `mode()` above is filtered through the umask.
+        f.set_permissions(Permissions::from_mode(old.mode() & 0o7777))?;
+    }
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
+}
