@@ -44,7 +44,19 @@ pub struct Cli {
 #[allow(clippy::large_enum_variant)] // parsed once; boxing buys nothing
 pub enum Command {
     /// Publish messages: from an argument, a file, stdin, or stdin line by line
-    #[command(name = "pub")]
+    ///
+    /// Exits only after the broker has acknowledged every QoS 1/2 message (QoS 0 messages:
+    /// written to the socket), so exit status 0 means delivered to the broker. With -l, each
+    /// line is a message; a bounded in-flight window (-M) keeps memory flat on an endless
+    /// stdin, and after a lost connection whatever was not acknowledged is sent again.
+    ///
+    ///     mqtk pub -t home/sensors/temp -m 21.5 -q 1
+    ///     mqtk pub -t home/sensors/temp -m 21.5 -r            # retained
+    ///     mqtk pub -t home/sensors/temp -r -n                 # clear the retained message
+    ///     tail -f app.log | mqtk pub -t logs/app -l -q 1
+    ///     mqtk pub -L mqtt://sensor:pw@broker:1883/home/sensors/temp -m 21.5
+    ///     mqtk pub -V 5 -t t -m '{}' -D publish content-type application/json
+    #[command(name = "pub", verbatim_doc_comment)]
     Publish(PublishArgs),
 
     /// Make a private CA, server and client certificates, and a mosquitto TLS listener
@@ -301,14 +313,15 @@ pub struct MessageSource {
     pub null_message: bool,
 }
 
-/// Publish messages.
-///
-/// Exits only after the broker has acknowledged every QoS 1/2 message (and QoS 0 messages
-/// are written), so a zero exit means delivered to the broker.
-///
-///     mqtk pub -t home/sensors/temp -m 21.5 -q 1
-///     tail -f app.log | mqtk pub -t logs/app -l -q 1
+/// Exit codes of the commands that talk to a broker (the table in src/exit.rs).
+const NETWORK_EXIT_CODES: &str = "Exit codes: 0 done (every QoS 1/2 message acknowledged); \
+    1 runtime failure (connection lost for good, I/O error); 2 usage error, nothing sent; \
+    3 could not connect (DNS, TCP, TLS); 4 the broker refused the connection (credentials, \
+    not authorized); 5 the broker rejected a message (MQTT v5 reason code >= 0x80).";
+
+/// `mqtk pub` (the help text is on `Command::Publish`: a variant's doc comment wins).
 #[derive(Args, Debug, Clone)]
+#[command(after_help = NETWORK_EXIT_CODES)]
 pub struct PublishArgs {
     /// Topic to publish to
     #[arg(short = 't', long, env = "MQTK_TOPIC", value_name = "TOPIC")]
@@ -333,6 +346,7 @@ pub struct PublishArgs {
 
     /// Seconds to wait between repeats, counted from the previous acknowledgement
     #[arg(long, value_name = "SECS", default_value = "0", value_parser = parse_delay,
+          allow_negative_numbers = true,
           requires = "repeat")]
     pub repeat_delay: f64,
 

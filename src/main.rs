@@ -88,9 +88,15 @@ fn report_usage(e: clap::Error) -> ExitCode {
             ExitCode::SUCCESS
         };
     }
+    // clap's first paragraph, on one line ("... not provided: --will-topic <TOPIC>").
     let text = e.to_string();
-    let line = text.lines().next().unwrap_or("invalid arguments");
-    let line = line.strip_prefix("error: ").unwrap_or(line);
+    let first: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let joined = first.join(" ");
+    let line = joined.strip_prefix("error: ").unwrap_or(&joined);
     let sub = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
     let prefix = sub
         .as_deref()

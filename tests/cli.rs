@@ -14,3 +14,6 @@ mod passwd;
 
 // tests/support itself: brokers start, restart and are reachable.
 mod harness;
+
+// `mqtk pub`: sources, QoS, retain, wills, properties, line mode, reconnects, exit codes.
+mod publish;

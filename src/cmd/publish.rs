@@ -11,7 +11,9 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::cli::{Protocol, PublishArgs};
-use crate::conn::{ConnConfig, Defaults, Message, PropCommand, Session, validate_topic_name};
+use crate::conn::{
+    ConnConfig, Defaults, Message, PropCommand, Session, max_payload, validate_topic_name,
+};
 use crate::exit::usage;
 
 const DEFAULTS: Defaults = Defaults {
@@ -53,7 +55,8 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
         );
     }
 
-    let payload = read_payload(&args)?;
+    let max = max_payload(&topic, args.qos, cfg.protocol);
+    let payload = read_payload(&args, max)?;
     let mut session = Session::connect(&cfg, Vec::new()).await?;
     let result = match payload {
         Payload::One(body) => publish_repeated(&mut session, &args, &topic, body).await,
@@ -70,11 +73,22 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
 }
 
 /// Everything but -l is read before connecting, so a bad file sends nothing.
-fn read_payload(args: &PublishArgs) -> anyhow::Result<Payload> {
+fn read_payload(args: &PublishArgs, max: usize) -> anyhow::Result<Payload> {
+    let too_big = |len: u64| {
+        usage(format!(
+            "the payload is {len} bytes; MQTT allows at most {max} with this topic"
+        ))
+    };
     let s = &args.source;
     let body = if let Some(m) = &s.message {
         Bytes::from(OsString::into_vec(m.clone()))
     } else if let Some(path) = &s.file {
+        // Check the size first: no point reading 2 GB to refuse it.
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.len() > max as u64
+        {
+            return Err(too_big(meta.len()).into());
+        }
         let data = std::fs::read(path)
             .map_err(|e| usage(format!("cannot read {} ({e})", path.display())))?;
         Bytes::from(data)
@@ -95,6 +109,9 @@ fn read_payload(args: &PublishArgs) -> anyhow::Result<Payload> {
     } else {
         Bytes::new()
     };
+    if body.len() > max {
+        return Err(too_big(body.len() as u64).into());
+    }
     Ok(Payload::One(body))
 }
 

@@ -11,6 +11,6 @@ pub use config::{ConnConfig, Defaults, validate_topic_name};
 pub use props::PropCommand;
 // The subscriber side (events, subscriptions) is used by `sub` and `rr`.
 #[allow(unused_imports)]
-pub use session::{Event, Message, Session, Subscription};
+pub use session::{Event, Message, Session, Subscription, max_payload};
 #[allow(unused_imports)]
 pub use wire::{Incoming, Reason, SubCode};

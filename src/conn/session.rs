@@ -418,20 +418,25 @@ impl Drop for Session {
     }
 }
 
-fn check_size(msg: &Message, protocol: Protocol) -> Result<(), Failure> {
-    // Fixed overhead of a PUBLISH: topic length prefix, packet id, v5 property length.
+/// The largest payload a PUBLISH to `topic` can carry: the packet's remaining length is capped
+/// at 268 435 455 bytes, and the topic, packet id and v5 property length count against it.
+pub fn max_payload(topic: &str, qos: u8, protocol: Protocol) -> usize {
     let overhead = 2
-        + msg.topic.len()
-        + if msg.qos > 0 { 2 } else { 0 }
+        + topic.len()
+        + if qos > 0 { 2 } else { 0 }
         + match protocol {
             Protocol::V5 => 16,
             Protocol::V311 => 0,
         };
-    if msg.payload.len() + overhead > MAX_PACKET {
+    MAX_PACKET.saturating_sub(overhead)
+}
+
+fn check_size(msg: &Message, protocol: Protocol) -> Result<(), Failure> {
+    let max = max_payload(&msg.topic, msg.qos, protocol);
+    if msg.payload.len() > max {
         return Err(exit::usage(format!(
-            "the payload is {} bytes; MQTT allows at most {} with this topic",
-            msg.payload.len(),
-            MAX_PACKET - overhead
+            "the payload is {} bytes; MQTT allows at most {max} with this topic",
+            msg.payload.len()
         )));
     }
     Ok(())

@@ -312,7 +312,11 @@ impl Broker {
                 thread::sleep(Duration::from_millis(50));
                 return Err(format!("mosquitto exited with {status}:\n{}", self.log()));
             }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            // Another test's broker may hold the same port: only our own log line proves the
+            // listener is ours.
+            let opened = format!("listen socket on port {}", self.port);
+            if self.log().contains(&opened) && TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            {
                 return Ok(());
             }
             thread::sleep(Duration::from_millis(20));

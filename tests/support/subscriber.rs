@@ -37,7 +37,27 @@ impl Subscriber {
         qos: u8,
         configure: impl FnOnce(&mut MqttOptions),
     ) -> Subscriber {
-        let mut opts = MqttOptions::new(unique_id("testsub"), "127.0.0.1", broker.port);
+        Subscriber::spawn(broker, filter, qos, &unique_id("testsub"), false, configure)
+    }
+
+    /// A subscriber with a persistent session (fixed id, clean start off) that reconnects when
+    /// the broker restarts, so messages queued for it while it was away still arrive.
+    pub fn start_persistent(broker: &Broker, filter: &str, qos: u8, id: &str) -> Subscriber {
+        Subscriber::spawn(broker, filter, qos, id, true, |o| {
+            o.set_clean_start(false);
+            o.set_session_expiry_interval(Some(600));
+        })
+    }
+
+    fn spawn(
+        broker: &Broker,
+        filter: &str,
+        qos: u8,
+        id: &str,
+        reconnect: bool,
+        configure: impl FnOnce(&mut MqttOptions),
+    ) -> Subscriber {
+        let mut opts = MqttOptions::new(id, "127.0.0.1", broker.port);
         opts.set_max_packet_size(Some(300 * 1024 * 1024));
         opts.set_keep_alive(Duration::from_secs(30));
         configure(&mut opts);
@@ -75,8 +95,13 @@ impl Subscriber {
                     Err(e) => {
                         if let Some(r) = ready.take() {
                             let _ = r.send(Err(e.to_string()));
+                            return;
                         }
-                        return;
+                        if !reconnect {
+                            return;
+                        }
+                        // rumqttc reconnects on the next iteration; don't spin while it's down.
+                        thread::sleep(Duration::from_millis(100));
                     }
                 }
             }
