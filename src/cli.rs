@@ -101,6 +101,24 @@ pub enum Command {
     Generate(GenerateArgs),
 }
 
+/// Invoked through a link named `mqtk-pub` (or `mqtk-sub`, ...), act as `mqtk pub`: the
+/// subcommand name is put back in after the program name.
+pub fn multicall_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    let applet = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_stem())
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.strip_prefix("mqtk-"))
+        .map(str::to_owned);
+    if let Some(name) = applet
+        && Cli::command().find_subcommand(&name).is_some()
+    {
+        args.insert(1, name.into());
+    }
+    args
+}
+
 impl Command {
     /// The name users typed, for error lines (`mqtk pub: error: ...`).
     pub fn name(&self) -> &'static str {
@@ -595,6 +613,23 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::parse_from_args(std::iter::once("mqtk").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn links_named_mqtk_pub_act_as_pub() {
+        let args = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            multicall_args(args(&["/usr/bin/mqtk-pub", "-t", "x"])),
+            args(&["/usr/bin/mqtk-pub", "pub", "-t", "x"])
+        );
+        assert_eq!(
+            multicall_args(args(&["mqtk", "pub"])),
+            args(&["mqtk", "pub"])
+        );
+        assert_eq!(
+            multicall_args(args(&["mqtk-nope", "x"])),
+            args(&["mqtk-nope", "x"])
+        );
     }
 
     #[test]

@@ -16,9 +16,15 @@ use cli::{Cli, Command};
 use exit::ExitStatus;
 
 fn main() -> ExitCode {
-    let cli = match Cli::parse_from_args(std::env::args_os()) {
+    let args = cli::multicall_args(std::env::args_os());
+    let sub = args
+        .get(1)
+        .and_then(|a| a.to_str())
+        .filter(|a| !a.starts_with('-'))
+        .map(str::to_owned);
+    let cli = match Cli::parse_from_args(args) {
         Ok(cli) => cli,
-        Err(e) => return report_usage(e),
+        Err(e) => return report_usage(e, sub.as_deref()),
     };
     let name = cli.command.name();
     let quiet = cli.command.quiet();
@@ -73,7 +79,7 @@ fn render(err: &anyhow::Error) -> String {
 }
 
 /// clap's errors, as one line in our format. `--help` and `--version` are not errors.
-fn report_usage(e: clap::Error) -> ExitCode {
+fn report_usage(e: clap::Error, sub: Option<&str>) -> ExitCode {
     use clap::error::ErrorKind;
     if matches!(
         e.kind(),
@@ -97,10 +103,7 @@ fn report_usage(e: clap::Error) -> ExitCode {
         .collect();
     let joined = first.join(" ");
     let line = joined.strip_prefix("error: ").unwrap_or(&joined);
-    let sub = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
-    let prefix = sub
-        .as_deref()
-        .map_or("mqtk".to_string(), |s| format!("mqtk {s}"));
+    let prefix = sub.map_or("mqtk".to_string(), |s| format!("mqtk {s}"));
     eprintln!("{prefix}: error: {line}");
     eprintln!("  hint: see '{prefix} --help'");
     ExitCode::from(ExitStatus::Usage.code())

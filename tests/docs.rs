@@ -61,3 +61,17 @@ fn help_and_version_exit_zero() {
     assert!(String::from_utf8_lossy(&out).starts_with("mqtk "));
     cmd().args(["pub", "--help"]).assert().success();
 }
+
+#[test]
+fn a_link_named_mqtk_pub_acts_as_pub() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("mqtk-pub");
+    std::os::unix::fs::symlink(crate::support::bin(), &link).unwrap();
+    let out = std::process::Command::new(&link)
+        .args(["-t", "a/+", "-m", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("mqtk pub: error: invalid topic"), "{err}");
+}
