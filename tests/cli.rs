@@ -12,5 +12,9 @@ mod docs;
 // `mqtk passwd`: files mosquitto accepts, mosquitto_passwd interop, bad input changes nothing.
 mod passwd;
 
+// TLS and mutual TLS with certgen's certificates: what connects, exit 3 causes in words,
+// bad certificate files refused with exit 2 before connecting.
+mod tls;
+
 // tests/support itself: brokers start, restart and are reachable.
 mod harness;
