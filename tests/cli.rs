@@ -12,6 +12,9 @@ mod docs;
 // `mqtk passwd`: files mosquitto accepts, mosquitto_passwd interop, bad input changes nothing.
 mod passwd;
 
+// Password sources (prompt, env, file, argv), wrong passwords, and the seed's ACL challenge.
+mod auth;
+
 // TLS and mutual TLS with certgen's certificates: what connects, exit 3 causes in words,
 // bad certificate files refused with exit 2 before connecting.
 mod tls;
