@@ -140,7 +140,11 @@ fn dash_p_without_a_value_prompts_on_the_terminal_without_echo() {
     while let Ok(s) = rx.try_recv() {
         screen = s;
     }
-    assert!(status.success(), "the terminal showed {screen:?}");
+    assert!(
+        status.success(),
+        "{status}; the terminal showed {screen:?}; broker log:\n{}",
+        broker.log()
+    );
     assert!(
         !screen.contains("s3nsor"),
         "the password was echoed: {screen:?}"
