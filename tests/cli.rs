@@ -19,5 +19,8 @@ mod auth;
 // bad certificate files refused with exit 2 before connecting.
 mod tls;
 
+// MQTT over ws and wss against amqtt (Debian's mosquitto has no WebSocket listener).
+mod websocket;
+
 // tests/support itself: brokers start, restart and are reachable.
 mod harness;

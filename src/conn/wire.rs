@@ -682,7 +682,11 @@ pub fn classify(err: &ConnError, endpoint: &Endpoint) -> ErrClass {
                 )),
                 E::MqttState(s) => lost_or_connect(s.to_string()),
                 E::Websocket(w) if err.connecting => connect(
-                    format!("WebSocket handshake failed: {w}"),
+                    if endpoint.tls() {
+                        format!("TLS or WebSocket handshake failed: {w}")
+                    } else {
+                        format!("WebSocket handshake failed: {w}")
+                    },
                     Some(ws_hint(endpoint)),
                 ),
                 E::ResponseValidation(v) => connect(
@@ -711,9 +715,16 @@ pub fn classify(err: &ConnError, endpoint: &Endpoint) -> ErrClass {
 
 fn ws_hint(endpoint: &Endpoint) -> String {
     match endpoint {
-        Endpoint::WebSocket { path, .. } => {
-            format!("is this the broker's WebSocket port, and is its path {path}? (--ws-path)")
-        }
+        Endpoint::WebSocket {
+            path, tls: true, ..
+        } => format!(
+            "is this the broker's secure WebSocket port, and is its path {path} (--ws-path)? \
+             a plain ws port does not speak TLS"
+        ),
+        Endpoint::WebSocket { path, .. } => format!(
+            "is this the broker's WebSocket port, and is its path {path} (--ws-path)? \
+             for a port with TLS use wss:// or --cafile"
+        ),
         _ => "check the WebSocket port and --ws-path".into(),
     }
 }

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+pub mod amqtt;
 pub mod subscriber;
 
 /// The mqtk binary under test, with no `MQTK_*` variables and a private HOME and
