@@ -22,5 +22,8 @@ mod tls;
 // MQTT over ws and wss against amqtt (Debian's mosquitto has no WebSocket listener).
 mod websocket;
 
+// The README's walkthrough (seed exercises 3 and 5, the ACL challenge), command for command.
+mod walkthrough;
+
 // tests/support itself: brokers start, restart and are reachable.
 mod harness;

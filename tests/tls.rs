@@ -219,7 +219,7 @@ fn insecure_skips_the_name_check_and_nothing_else() {
     assert_fails(
         &out,
         3,
-        "certificate not valid for name 127.0.0.1",
+        "certificate not valid for name 127.0.0.1; it is valid for localhost",
         Some("use --insecure to skip the name check"),
     );
     let out = mqtk_pub(

@@ -313,7 +313,11 @@ pub fn explain(err: &Error, host: &str, tls: Option<&Tls>) -> (String, Option<St
                 format!(
                     "certificate not valid for name {}; it is valid for {}",
                     server_name(expected),
-                    presented.join(", ")
+                    presented
+                        .iter()
+                        .map(|p| presented_name(p))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 Some(format!(
                     "use --insecure to skip the name check, or connect with a name the \
@@ -433,6 +437,17 @@ fn server_name(n: &ServerName<'_>) -> String {
     }
 }
 
+/// rustls describes the certificate's names in Debug form: `DnsName("localhost")` →
+/// `localhost`, `IpAddress(127.0.0.1)` → `127.0.0.1`.
+fn presented_name(p: &str) -> String {
+    match (p.find('('), p.rfind(')')) {
+        (Some(open), Some(close)) if open < close => {
+            p[open + 1..close].trim_matches('"').to_string()
+        }
+        _ => p.to_string(),
+    }
+}
+
 /// `3 days ago`, `5 minutes ago`.
 fn ago(secs: u64) -> String {
     let (n, unit) = match secs {
@@ -486,6 +501,13 @@ mod tests {
             "the broker's certificate expired 3 days ago (on 2023-11-11 22:13 UTC)"
         );
         assert!(hint.unwrap().contains("certgen"));
+    }
+
+    #[test]
+    fn presented_names_lose_their_debug_dress() {
+        assert_eq!(presented_name("DnsName(\"localhost\")"), "localhost");
+        assert_eq!(presented_name("IpAddress(127.0.0.1)"), "127.0.0.1");
+        assert_eq!(presented_name("odd"), "odd");
     }
 
     #[test]
