@@ -211,8 +211,9 @@ pub struct ConnArgs {
     pub password: Option<String>,
 
     /// Read the password from the first line of a file
-    #[arg(long, env = "MQTK_PASSWORD_FILE", value_name = "FILE", value_hint = ValueHint::FilePath,
-          conflicts_with = "password")]
+    // Not a clap conflict with -P: an exported MQTK_PASSWORD must not make --password-file
+    // unusable (the command line wins over the environment; see `resolve_password`).
+    #[arg(long, env = "MQTK_PASSWORD_FILE", value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub password_file: Option<PathBuf>,
 
     /// Trust the CA certificates in this PEM file (turns on TLS)
@@ -795,6 +796,19 @@ mod tests {
         }
         let e = parse(&["passwd", "-I", "0", "f", "u"]).unwrap_err();
         assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
+    }
+
+    #[test]
+    fn tls_version_is_case_insensitive_and_checked() {
+        let Command::Publish(a) = parse(&["pub", "-t", "t", "-n", "--tls-version", "TLSv1.3"])
+            .unwrap()
+            .command
+        else {
+            panic!()
+        };
+        assert_eq!(a.conn.tls_version, Some(TlsVersion::Tls13));
+        let e = parse(&["pub", "-t", "t", "-n", "--tls-version", "tlsv1.1"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::InvalidValue);
     }
 
     #[test]

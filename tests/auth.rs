@@ -88,7 +88,24 @@ fn passwords_from_argv_env_and_file_never_need_argv() {
         .output()
         .unwrap();
     ok(&out);
-    assert_eq!(sub.take(3, Duration::from_secs(10)).len(), 3);
+    // A file named on the command line beats an exported MQTK_PASSWORD.
+    let out = cmd()
+        .env("MQTK_PASSWORD", "stale")
+        .args(pub_args(&broker, &topic))
+        .args(["-u", "sensor", "--password-file"])
+        .arg(&pw)
+        .output()
+        .unwrap();
+    ok(&out);
+    // -P and --password-file together are ambiguous.
+    let out = cmd()
+        .args(pub_args(&broker, &topic))
+        .args(["-u", "sensor", "-P", "s3nsor", "--password-file"])
+        .arg(&pw)
+        .output()
+        .unwrap();
+    assert_eq!(status_and_stderr(&out).0, Some(2));
+    assert_eq!(sub.take(4, Duration::from_secs(10)).len(), 4);
 }
 
 #[test]

@@ -322,7 +322,20 @@ impl ConnConfig {
 
 /// -P VALUE, -P (prompt), MQTK_PASSWORD, --password-file, or the URL's password.
 fn resolve_password(args: &ConnArgs, from_url: Option<String>) -> Result<Option<String>, Failure> {
-    if let Some(path) = &args.password_file {
+    if args.password_file.is_some()
+        && args.password.is_some()
+        && args.on_command_line("password")
+        && args.on_command_line("password_file")
+    {
+        return Err(usage(
+            "-P and --password-file both give the password; use one",
+        ));
+    }
+    // A file named on the command line beats MQTK_PASSWORD; MQTK_PASSWORD_FILE loses to -P.
+    let file_wins = args.on_command_line("password_file")
+        || args.password.is_none()
+        || !args.on_command_line("password");
+    if let Some(path) = args.password_file.as_ref().filter(|_| file_wins) {
         let text = std::fs::read_to_string(path).map_err(|e| {
             usage(format!(
                 "cannot read the password file {} ({e})",
