@@ -38,8 +38,8 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s q -l qos -d 'Quality o
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l repeat -d 'Publish the message N times (not with -l)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l repeat-delay -d 'Seconds to wait between repeats, counted from the previous acknowledgement' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s h -l host -d 'Broker host name or IP address [default: localhost]' -r -f -a "(__fish_print_hostnames)"
-complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s p -l port -d 'Broker port [default: 1883]' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s L -l url -d 'Broker URL: mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC' -r -f
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s p -l port -d 'Broker port [default: 1883; with TLS 8883; WebSockets 80, with TLS 443]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s L -l url -d 'Broker URL: mqtt[s]://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (also ws://, wss://)' -r -f
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l unix -d 'Connect through a Unix domain socket instead of TCP' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s i -l id -d 'Client id [default: mqtk-<pid>]' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s I -l id-prefix -d 'Client id prefix; the process id is appended' -r
@@ -49,6 +49,14 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s V -l protocol-version 
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s u -l username -d 'User name' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s P -l pw -d 'Password; without a value, prompt for it on the terminal' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l password-file -d 'Read the password from the first line of a file' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l cafile -d 'Trust the CA certificates in this PEM file (turns on TLS)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l capath -d 'Trust every PEM CA certificate in this directory (turns on TLS)' -r -f -a "(__fish_complete_directories)"
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l cert -d 'Client certificate (PEM) for mutual TLS; needs --key' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l key -d 'Private key of --cert (PEM: PKCS#8, SEC1 or RSA; not encrypted)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l tls-version -d 'Oldest TLS version to accept: tlsv1.2 (default: 1.2 or 1.3) or tlsv1.3 (1.3 only)' -r -f -a "tlsv1.2\t'TLS 1.2 or 1.3'
+tlsv1.3\t'TLS 1.3 only'"
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l tls-alpn -d 'Offer this ALPN protocol in the TLS handshake (e.g. x-amzn-mqtt-ca)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l ws-path -d 'HTTP path of the broker\'s WebSocket endpoint [default: /mqtt]' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l will-topic -d 'Topic of the Last Will, published by the broker if this client dies' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l will-payload -d 'Payload of the Last Will' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l will-qos -d 'QoS of the Last Will' -r
@@ -59,6 +67,9 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s l -l stdin-line -d 'Se
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s n -l null-message -d 'Send an empty payload (with -r: clear the retained message)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s r -l retain -d 'Ask the broker to retain the message'
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s c -l disable-clean-session -d 'Keep the session on the broker after disconnecting (needs -i)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l insecure -d 'Do not check that the broker\'s certificate carries the host name (the chain is still verified)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l tls-use-os-certs -d 'Trust the operating system\'s CA certificates (turns on TLS)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l ws -d 'Connect over WebSockets to -h and -p (with TLS options: secure WebSockets)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l will-retain -d 'Retain the Last Will'
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s d -l debug -d 'Print a trace of every MQTT packet on stderr'
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l quiet -d 'Print no runtime errors (usage errors are still printed)'

@@ -166,15 +166,20 @@ pub struct ConnArgs {
     #[arg(short = 'h', long, env = "MQTK_HOST", value_name = "HOST", value_hint = ValueHint::Hostname)]
     pub host: Option<String>,
 
-    /// Broker port [default: 1883]
+    /// Broker port [default: 1883; with TLS 8883; WebSockets 80, with TLS 443]
+    ///
+    /// -p 8883 alone turns on TLS, trusting the OS's CA certificates.
     #[arg(short = 'p', long, env = "MQTK_PORT", value_name = "PORT",
           value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
 
-    /// Broker URL: mqtt://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC
+    /// Broker URL: mqtt[s]://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (also ws://, wss://)
     ///
     /// User and password are percent-decoded, so `p%40ss` is `p@ss`. Flags given on the
-    /// command line (-h, -p, -u, -P, -t) take precedence over the URL's parts.
+    /// command line (-h, -p, -u, -P, -t) take precedence over the URL's parts. mqtts:// and
+    /// wss:// turn on TLS (trusting the OS's CA certificates unless --cafile or --capath is
+    /// given); with ws:// and wss:// the path is still the topic, and the WebSocket path is
+    /// --ws-path (/mqtt).
     #[arg(short = 'L', long, env = "MQTK_URL", value_name = "URL", value_hint = ValueHint::Url)]
     pub url: Option<String>,
 
@@ -236,9 +241,74 @@ pub struct ConnArgs {
     pub password: Option<String>,
 
     /// Read the password from the first line of a file
-    #[arg(long, env = "MQTK_PASSWORD_FILE", value_name = "FILE", value_hint = ValueHint::FilePath,
-          conflicts_with = "password")]
+    // Not a clap conflict with -P: an exported MQTK_PASSWORD must not make --password-file
+    // unusable (the command line wins over the environment; see `resolve_password`).
+    #[arg(long, env = "MQTK_PASSWORD_FILE", value_name = "FILE", value_hint = ValueHint::FilePath)]
     pub password_file: Option<PathBuf>,
+
+    /// Trust the CA certificates in this PEM file (turns on TLS)
+    ///
+    /// The broker's certificate must chain to one of them and carry the name given with -h.
+    ///
+    ///     mqtk pub -h broker.lan --cafile certs/ca.crt -t hello -m world
+    #[arg(long, env = "MQTK_CAFILE", value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub cafile: Option<PathBuf>,
+
+    /// Trust every PEM CA certificate in this directory (turns on TLS)
+    #[arg(long, env = "MQTK_CAPATH", value_name = "DIR", value_hint = ValueHint::DirPath,
+          hide_short_help = true)]
+    pub capath: Option<PathBuf>,
+
+    /// Client certificate (PEM) for mutual TLS; needs --key
+    #[arg(long, env = "MQTK_CERT", value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub cert: Option<PathBuf>,
+
+    /// Private key of --cert (PEM: PKCS#8, SEC1 or RSA; not encrypted)
+    #[arg(long, env = "MQTK_KEY", value_name = "FILE", value_hint = ValueHint::FilePath)]
+    pub key: Option<PathBuf>,
+
+    /// Do not check that the broker's certificate carries the host name (the chain is still
+    /// verified)
+    #[arg(long, env = "MQTK_INSECURE")]
+    pub insecure: bool,
+
+    /// Trust the operating system's CA certificates (turns on TLS)
+    ///
+    /// The default when TLS is on without --cafile or --capath: with an mqtts:// or wss:// URL,
+    /// or -p 8883.
+    #[arg(long, env = "MQTK_TLS_USE_OS_CERTS", hide_short_help = true)]
+    pub tls_use_os_certs: bool,
+
+    /// Oldest TLS version to accept: tlsv1.2 (default: 1.2 or 1.3) or tlsv1.3 (1.3 only)
+    #[arg(
+        long,
+        env = "MQTK_TLS_VERSION",
+        value_name = "VERSION",
+        value_enum,
+        ignore_case = true,
+        hide_short_help = true
+    )]
+    pub tls_version: Option<TlsVersion>,
+
+    /// Offer this ALPN protocol in the TLS handshake (e.g. x-amzn-mqtt-ca)
+    #[arg(long, env = "MQTK_TLS_ALPN", value_name = "PROTOCOL",
+          value_parser = NonEmptyStringValueParser::new(), hide_short_help = true)]
+    pub tls_alpn: Option<String>,
+
+    /// Connect over WebSockets to -h and -p (with TLS options: secure WebSockets)
+    ///
+    /// A ws:// or wss:// URL given with -L does the same.
+    #[arg(long, env = "MQTK_WS", hide_short_help = true)]
+    pub ws: bool,
+
+    /// HTTP path of the broker's WebSocket endpoint [default: /mqtt]
+    #[arg(
+        long,
+        env = "MQTK_WS_PATH",
+        value_name = "PATH",
+        hide_short_help = true
+    )]
+    pub ws_path: Option<String>,
 
     /// Topic of the Last Will, published by the broker if this client dies
     #[arg(long, env = "MQTK_WILL_TOPIC", value_name = "TOPIC")]
@@ -298,6 +368,17 @@ impl ConnArgs {
     pub fn on_command_line(&self, id: &str) -> bool {
         !self.from_env.iter().any(|e| e == id)
     }
+}
+
+/// `--tls-version`: the oldest TLS version the client accepts.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TlsVersion {
+    /// TLS 1.2 or 1.3
+    #[value(name = "tlsv1.2")]
+    Tls12,
+    /// TLS 1.3 only
+    #[value(name = "tlsv1.3")]
+    Tls13,
 }
 
 /// Where `pub` takes its payload from: exactly one of these.
@@ -764,6 +845,19 @@ mod tests {
         }
         let e = parse(&["passwd", "-I", "0", "f", "u"]).unwrap_err();
         assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
+    }
+
+    #[test]
+    fn tls_version_is_case_insensitive_and_checked() {
+        let Command::Publish(a) = parse(&["pub", "-t", "t", "-n", "--tls-version", "TLSv1.3"])
+            .unwrap()
+            .command
+        else {
+            panic!()
+        };
+        assert_eq!(a.conn.tls_version, Some(TlsVersion::Tls13));
+        let e = parse(&["pub", "-t", "t", "-n", "--tls-version", "tlsv1.1"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::InvalidValue);
     }
 
     #[test]

@@ -12,6 +12,19 @@ mod docs;
 // `mqtk passwd`: files mosquitto accepts, mosquitto_passwd interop, bad input changes nothing.
 mod passwd;
 
+// Password sources (prompt, env, file, argv), wrong passwords, and the seed's ACL challenge.
+mod auth;
+
+// TLS and mutual TLS with certgen's certificates: what connects, exit 3 causes in words,
+// bad certificate files refused with exit 2 before connecting.
+mod tls;
+
+// MQTT over ws and wss against amqtt (Debian's mosquitto has no WebSocket listener).
+mod websocket;
+
+// The README's walkthrough (seed exercises 3 and 5, the ACL challenge), command for command.
+mod walkthrough;
+
 // tests/support itself: brokers start, restart and are reachable.
 mod harness;
 

@@ -7,22 +7,69 @@ use bytes::Bytes;
 use percent_encoding::percent_decode_str;
 
 use super::props::{PropCommand, V5Props};
+use super::tls::{self, Tls, TlsRequest};
 use crate::cli::{ConnArgs, Protocol};
 use crate::exit::{Failure, usage};
 
-/// Where the broker is.
+/// Where the broker is, and how to reach it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
-    Tcp { host: String, port: u16 },
+    /// MQTT over TCP, with TLS when `tls` (the configuration is `ConnConfig::tls`).
+    Tcp {
+        host: String,
+        port: u16,
+        tls: bool,
+    },
+    /// MQTT over a WebSocket at `path`, secure (wss) when `tls`.
+    WebSocket {
+        host: String,
+        port: u16,
+        path: String,
+        tls: bool,
+    },
     Unix(PathBuf),
+}
+
+impl Endpoint {
+    /// The host name the broker's certificate must carry.
+    pub fn host(&self) -> &str {
+        match self {
+            Endpoint::Tcp { host, .. } | Endpoint::WebSocket { host, .. } => host,
+            Endpoint::Unix(_) => "",
+        }
+    }
+
+    pub fn tls(&self) -> bool {
+        match self {
+            Endpoint::Tcp { tls, .. } | Endpoint::WebSocket { tls, .. } => *tls,
+            Endpoint::Unix(_) => false,
+        }
+    }
+}
+
+/// `host:port`, with brackets around IPv6 literals so it reads back as host and port.
+fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
 }
 
 impl std::fmt::Display for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            // IPv6 literals need brackets to be read back as host:port.
-            Endpoint::Tcp { host, port } if host.contains(':') => write!(f, "[{host}]:{port}"),
-            Endpoint::Tcp { host, port } => write!(f, "{host}:{port}"),
+            Endpoint::Tcp { host, port, .. } => f.write_str(&host_port(host, *port)),
+            // The full URL: it is also what rumqttc connects to.
+            Endpoint::WebSocket {
+                host,
+                port,
+                path,
+                tls,
+            } => {
+                let scheme = if *tls { "wss" } else { "ws" };
+                write!(f, "{scheme}://{}{path}", host_port(host, *port))
+            }
             Endpoint::Unix(p) => write!(f, "unix:{}", p.display()),
         }
     }
@@ -54,6 +101,8 @@ pub struct ConnConfig {
     pub quiet: bool,
     /// The topic part of a -L URL, for commands that take a topic.
     pub url_topic: Option<String>,
+    /// Set when the endpoint uses TLS (mqtts, wss).
+    pub tls: Option<Tls>,
 }
 
 /// Per-command defaults: which protocol when -V is not given, which -D commands are allowed.
@@ -83,11 +132,13 @@ impl ConnConfig {
         };
         let host = pick(args.host.as_ref(), "host", url.as_ref().map(|u| &u.host))
             .unwrap_or_else(|| "localhost".into());
-        let port = match (args.port, url.as_ref().and_then(|u| u.port)) {
-            (Some(p), _) if cli("port") => p,
-            (_, Some(p)) => p,
-            (Some(p), None) => p,
-            (None, None) => 1883,
+        let scheme = url.as_ref().map(|u| u.scheme);
+        // The port, and whether it came from -p / MQTK_PORT (-p 8883 alone means TLS).
+        let (port, port_from_flag) = match (args.port, url.as_ref().and_then(|u| u.port)) {
+            (Some(p), _) if cli("port") => (Some(p), true),
+            (_, Some(p)) => (Some(p), false),
+            (Some(p), None) => (Some(p), true),
+            (None, None) => (None, false),
         };
         let username = pick(
             args.username.as_ref(),
@@ -95,10 +146,46 @@ impl ConnConfig {
             url.as_ref().and_then(|u| u.user.as_ref()),
         );
 
+        let websocket = match scheme {
+            Some(Scheme::Ws | Scheme::Wss) => true,
+            Some(Scheme::Mqtt | Scheme::Mqtts) if args.ws => {
+                return Err(usage(
+                    "--ws does not go with an mqtt:// or mqtts:// URL; use ws:// or wss://",
+                ));
+            }
+            _ => args.ws,
+        };
+        if args.ws_path.is_some() && !websocket {
+            return Err(usage("--ws-path needs --ws or a ws:// or wss:// URL"));
+        }
+        let tls_flags = args.cafile.is_some()
+            || args.capath.is_some()
+            || args.tls_use_os_certs
+            || args.cert.is_some()
+            || args.key.is_some()
+            || args.insecure
+            || args.tls_version.is_some()
+            || args.tls_alpn.is_some();
+        // As mosquitto's clients: a TLS scheme, any TLS option, or -p 8883 turns TLS on.
+        let tls_on = matches!(scheme, Some(Scheme::Mqtts | Scheme::Wss))
+            || tls_flags
+            || (port_from_flag && port == Some(8883) && !websocket);
+        let port = port.unwrap_or(match (websocket, tls_on) {
+            (false, false) => 1883,
+            (false, true) => 8883,
+            (true, false) => 80,
+            (true, true) => 443,
+        });
+
         let endpoint = match &args.unix {
             Some(path) => {
                 if args.host.is_some() && cli("host") || args.url.is_some() {
                     return Err(usage("--unix cannot be combined with -h or -L"));
+                }
+                if tls_on || websocket {
+                    return Err(usage(
+                        "--unix cannot be combined with TLS or WebSocket options",
+                    ));
                 }
                 Endpoint::Unix(path.clone())
             }
@@ -106,8 +193,50 @@ impl ConnConfig {
                 if host.is_empty() {
                     return Err(usage("the broker host is empty"));
                 }
-                Endpoint::Tcp { host, port }
+                if websocket {
+                    let path = args.ws_path.clone().unwrap_or_else(|| "/mqtt".into());
+                    if path
+                        .chars()
+                        .any(|c| c.is_whitespace() || c == '#' || c == '?')
+                    {
+                        return Err(usage(format!("invalid --ws-path {path:?}")));
+                    }
+                    let path = if path.starts_with('/') {
+                        path
+                    } else {
+                        format!("/{path}")
+                    };
+                    Endpoint::WebSocket {
+                        host,
+                        port,
+                        path,
+                        tls: tls_on,
+                    }
+                } else {
+                    Endpoint::Tcp {
+                        host,
+                        port,
+                        tls: tls_on,
+                    }
+                }
             }
+        };
+        // Files are read here, so a missing or mismatched certificate is a usage error.
+        let tls = if tls_on {
+            Some(tls::build(&TlsRequest {
+                cafile: args.cafile.clone(),
+                capath: args.capath.clone(),
+                // The OS store is read only when TLS is on, and by default only when no CA
+                // was named: plain TCP never pays for it.
+                os_certs: args.tls_use_os_certs || (args.cafile.is_none() && args.capath.is_none()),
+                cert: args.cert.clone(),
+                key: args.key.clone(),
+                insecure: args.insecure,
+                version: args.tls_version,
+                alpn: args.tls_alpn.clone(),
+            })?)
+        } else {
+            None
         };
 
         let password = resolve_password(args, url.as_ref().and_then(|u| u.password.clone()))?;
@@ -186,13 +315,27 @@ impl ConnConfig {
             debug: args.debug,
             quiet: args.quiet,
             url_topic: url.and_then(|u| u.topic),
+            tls,
         })
     }
 }
 
 /// -P VALUE, -P (prompt), MQTK_PASSWORD, --password-file, or the URL's password.
 fn resolve_password(args: &ConnArgs, from_url: Option<String>) -> Result<Option<String>, Failure> {
-    if let Some(path) = &args.password_file {
+    if args.password_file.is_some()
+        && args.password.is_some()
+        && args.on_command_line("password")
+        && args.on_command_line("password_file")
+    {
+        return Err(usage(
+            "-P and --password-file both give the password; use one",
+        ));
+    }
+    // A file named on the command line beats MQTK_PASSWORD; MQTK_PASSWORD_FILE loses to -P.
+    let file_wins = args.on_command_line("password_file")
+        || args.password.is_none()
+        || !args.on_command_line("password");
+    if let Some(path) = args.password_file.as_ref().filter(|_| file_wins) {
         let text = std::fs::read_to_string(path).map_err(|e| {
             usage(format!(
                 "cannot read the password file {} ({e})",
@@ -219,8 +362,17 @@ fn resolve_password(args: &ConnArgs, from_url: Option<String>) -> Result<Option<
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Mqtt,
+    Mqtts,
+    Ws,
+    Wss,
+}
+
 #[derive(Debug, PartialEq, Eq)]
 struct Url {
+    scheme: Scheme,
     host: String,
     port: Option<u16>,
     user: Option<String>,
@@ -228,20 +380,20 @@ struct Url {
     topic: Option<String>,
 }
 
-/// `mqtt://[user[:password]@]host[:port]/topic`, user and password percent-decoded.
+/// `mqtt[s]://[user[:password]@]host[:port]/topic` (or `ws[s]://`), user and password
+/// percent-decoded. The port is left out when the URL has none: its default depends on TLS and
+/// WebSocket options given beside the URL.
 fn parse_url(s: &str) -> Result<Url, Failure> {
     let bad = |why: &str| usage(format!("invalid URL {s:?}: {why}"));
     let (scheme, rest) = s
         .split_once("://")
         .ok_or_else(|| bad("expected mqtt://HOST/TOPIC"))?;
-    let default_port = match scheme.to_ascii_lowercase().as_str() {
-        "mqtt" => 1883,
-        "mqtts" | "ws" | "wss" => {
-            return Err(bad(&format!(
-                "{scheme}:// is not supported yet; use mqtt://"
-            )));
-        }
-        _ => return Err(bad("the scheme must be mqtt://")),
+    let scheme = match scheme.to_ascii_lowercase().as_str() {
+        "mqtt" => Scheme::Mqtt,
+        "mqtts" => Scheme::Mqtts,
+        "ws" => Scheme::Ws,
+        "wss" => Scheme::Wss,
+        _ => return Err(bad("the scheme must be mqtt://, mqtts://, ws:// or wss://")),
     };
     let (authority, topic) = match rest.split_once('/') {
         Some((a, t)) => (a, Some(t.to_string())),
@@ -289,9 +441,10 @@ fn parse_url(s: &str) -> Result<Url, Failure> {
             Ok(n) if n > 0 => Some(n),
             _ => return Err(bad(&format!("invalid port {p:?}"))),
         },
-        None => Some(default_port),
+        None => None,
     };
     Ok(Url {
+        scheme,
         host,
         port,
         user,
@@ -333,6 +486,7 @@ mod tests {
         assert_eq!(
             u,
             Url {
+                scheme: Scheme::Mqtt,
                 host: "broker.local".into(),
                 port: Some(1884),
                 user: Some("al@ice".into()),
@@ -345,7 +499,12 @@ mod tests {
     #[test]
     fn url_defaults_and_ipv6() {
         let u = parse_url("MQTT://[::1]/t").unwrap();
-        assert_eq!((u.host.as_str(), u.port), ("::1", Some(1883)));
+        assert_eq!((u.host.as_str(), u.port), ("::1", None));
+        let u = parse_url("WSS://[::1]:9001/a/b").unwrap();
+        assert_eq!(
+            (u.scheme, u.host.as_str(), u.port, u.topic.as_deref()),
+            (Scheme::Wss, "::1", Some(9001), Some("a/b"))
+        );
         let u = parse_url("mqtt://h").unwrap();
         assert_eq!(u.topic, None);
     }

@@ -5,6 +5,7 @@
 mod config;
 mod props;
 mod session;
+mod tls;
 mod wire;
 
 pub use config::{ConnConfig, Defaults, validate_topic_name};

@@ -10,10 +10,11 @@ use rumqttc::v5::mqttbytes::v5::{
     Packet as Packet5, PubAckReason, PubCompReason, PubRecReason, PublishProperties,
     SubscribeProperties, SubscribeReasonCode as Sub5,
 };
-use rumqttc::{Outgoing, Transport};
+use rumqttc::{Outgoing, TlsConfiguration, Transport};
 
 use super::config::{ConnConfig, Endpoint, MAX_PACKET};
 use super::session::{Message, Subscription};
+use super::tls::{self, Tls};
 use crate::cli::Protocol;
 use crate::exit::{self, Failure};
 
@@ -164,14 +165,46 @@ pub enum Client {
     V5(rumqttc::v5::AsyncClient),
 }
 
-pub enum EventLoop {
+/// rumqttc's event loop, and what an error needs to be explained: whether the connection
+/// had been accepted (a reset before CONNACK is a failure to connect), and the TLS setup.
+pub struct EventLoop {
+    inner: Loop,
+    connected: bool,
+    tls: Option<Tls>,
+}
+
+enum Loop {
     V4(Box<rumqttc::EventLoop>),
     V5(Box<rumqttc::v5::EventLoop>),
 }
 
-fn transport_and_host(endpoint: &Endpoint) -> (Transport, String, u16) {
-    match endpoint {
-        Endpoint::Tcp { host, port } => (Transport::Tcp, host.clone(), *port),
+/// rumqttc's transport, and the "host" and port it wants: for WebSockets the host is the
+/// whole URL and the port is ignored (reference/rust-stack.md §1.5).
+fn transport_and_host(cfg: &ConnConfig) -> (Transport, String, u16) {
+    let tls = || {
+        let t = cfg
+            .tls
+            .as_ref()
+            .expect("a TLS endpoint comes with its TLS configuration");
+        TlsConfiguration::Rustls(t.config.clone())
+    };
+    match &cfg.endpoint {
+        Endpoint::Tcp {
+            host,
+            port,
+            tls: false,
+        } => (Transport::Tcp, host.clone(), *port),
+        Endpoint::Tcp {
+            host,
+            port,
+            tls: true,
+        } => (Transport::Tls(tls()), host.clone(), *port),
+        ws @ Endpoint::WebSocket {
+            port, tls: false, ..
+        } => (Transport::Ws, ws.to_string(), *port),
+        ws @ Endpoint::WebSocket {
+            port, tls: true, ..
+        } => (Transport::Wss(tls()), ws.to_string(), *port),
         Endpoint::Unix(path) => (Transport::Unix, path.display().to_string(), 0),
     }
 }
@@ -179,7 +212,7 @@ fn transport_and_host(endpoint: &Endpoint) -> (Transport, String, u16) {
 /// Builds the client and its event loop. `cap` is the request channel's capacity, the only
 /// one rumqttc honours (reference/rust-stack.md §1.2).
 pub fn build(cfg: &ConnConfig, cap: usize) -> anyhow::Result<(Client, EventLoop)> {
-    let (transport, host, port) = transport_and_host(&cfg.endpoint);
+    let (transport, host, port) = transport_and_host(cfg);
     let keepalive = Duration::from_secs(cfg.keepalive.into());
     // rumqttc counts the whole packet; allow the fixed header on top of the largest body.
     let max_packet = MAX_PACKET + 5;
@@ -207,7 +240,7 @@ pub fn build(cfg: &ConnConfig, cap: usize) -> anyhow::Result<(Client, EventLoop)
             // Small packets waiting for the peer's delayed ACK (Nagle) cost a round trip per
             // in-flight window: QoS 1 streams ran 5x slower without this.
             el.network_options.set_tcp_nodelay(true);
-            Ok((Client::V4(client), EventLoop::V4(Box::new(el))))
+            Ok((Client::V4(client), event_loop(Loop::V4(Box::new(el)), cfg)))
         }
         Protocol::V5 => {
             use rumqttc::v5::mqttbytes::v5::LastWill;
@@ -243,8 +276,16 @@ pub fn build(cfg: &ConnConfig, cap: usize) -> anyhow::Result<(Client, EventLoop)
                 ));
             }
             let (client, el) = rumqttc::v5::AsyncClient::new(o, cap);
-            Ok((Client::V5(client), EventLoop::V5(Box::new(el))))
+            Ok((Client::V5(client), event_loop(Loop::V5(Box::new(el)), cfg)))
         }
+    }
+}
+
+fn event_loop(inner: Loop, cfg: &ConnConfig) -> EventLoop {
+    EventLoop {
+        inner,
+        connected: false,
+        tls: cfg.tls.clone(),
     }
 }
 
@@ -345,16 +386,33 @@ pub enum ErrClass {
 
 impl EventLoop {
     pub async fn poll(&mut self) -> Result<Ev, ConnError> {
-        match self {
-            EventLoop::V4(el) => el.poll().await.map(from_v4).map_err(ConnError::V4),
-            EventLoop::V5(el) => el.poll().await.map(from_v5).map_err(ConnError::V5),
+        let result = match &mut self.inner {
+            Loop::V4(el) => el.poll().await.map(from_v4).map_err(Raw::V4),
+            Loop::V5(el) => el.poll().await.map(from_v5).map_err(Raw::V5),
+        };
+        match result {
+            Ok(ev) => {
+                if matches!(ev, Ev::ConnAck { .. }) {
+                    self.connected = true;
+                }
+                Ok(ev)
+            }
+            Err(raw) => {
+                let connecting = !self.connected;
+                self.connected = false;
+                Err(ConnError {
+                    raw,
+                    connecting,
+                    tls: self.tls.clone(),
+                })
+            }
         }
     }
 
     pub fn clean(&mut self) {
-        match self {
-            EventLoop::V4(el) => el.clean(),
-            EventLoop::V5(el) => el.clean(),
+        match &mut self.inner {
+            Loop::V4(el) => el.clean(),
+            Loop::V5(el) => el.clean(),
         }
     }
 
@@ -362,24 +420,52 @@ impl EventLoop {
     /// failure, writes it counted): still facts about the old connection, so deliver them
     /// before "lost" rather than after the next CONNACK.
     pub fn take_stale_events(&mut self) -> Vec<Ev> {
-        match self {
-            EventLoop::V4(el) => el.state.events.drain(..).map(from_v4).collect(),
-            EventLoop::V5(el) => el.state.events.drain(..).map(from_v5).collect(),
+        match &mut self.inner {
+            Loop::V4(el) => el.state.events.drain(..).map(from_v4).collect(),
+            Loop::V5(el) => el.state.events.drain(..).map(from_v5).collect(),
         }
     }
 }
 
-pub enum ConnError {
+/// A connection error, with what `classify` needs to put it into words.
+pub struct ConnError {
+    raw: Raw,
+    /// No CONNACK yet on this connection: the broker was never reached, or said no.
+    connecting: bool,
+    tls: Option<Tls>,
+}
+
+enum Raw {
     V4(rumqttc::ConnectionError),
     V5(rumqttc::v5::ConnectionError),
 }
 
+impl ConnError {
+    fn source(&self) -> &(dyn std::error::Error + 'static) {
+        match &self.raw {
+            Raw::V4(e) => e,
+            Raw::V5(e) => e,
+        }
+    }
+}
+
+impl ConnError {
+    /// The I/O error that v5's `StateError::Deserialization` holds without exposing it as a
+    /// `source()` (the TLS 1.3 client-certificate alert travels there).
+    fn hidden_io(&self) -> Option<&io::Error> {
+        use rumqttc::v5::mqttbytes::Error as MqttError;
+        match &self.raw {
+            Raw::V5(rumqttc::v5::ConnectionError::MqttState(
+                rumqttc::v5::StateError::Deserialization(MqttError::Io(io)),
+            )) => Some(io),
+            _ => None,
+        }
+    }
+}
+
 impl std::fmt::Display for ConnError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ConnError::V4(e) => write!(f, "{e}"),
-            ConnError::V5(e) => write!(f, "{e}"),
-        }
+        write!(f, "{}", self.source())
     }
 }
 
@@ -534,9 +620,11 @@ fn rc(r: &Option<Reason>) -> String {
 
 /// Sorts a connection error into the exit-code classes, in words a person can act on.
 pub fn classify(err: &ConnError, endpoint: &Endpoint) -> ErrClass {
-    let connect = |why: String| {
+    let connect = |why: String, hint: Option<String>| {
         let mut f = exit::connect(format!("could not connect to {endpoint} ({why})"));
-        if why.contains("refused") {
+        if let Some(h) = hint {
+            f = f.with_hint(h);
+        } else if why.contains("refused") {
             f = f.with_hint("is a broker running there? check -h and -p");
         }
         ErrClass::Connect(f)
@@ -552,31 +640,115 @@ pub fn classify(err: &ConnError, endpoint: &Endpoint) -> ErrClass {
             },
         )
     };
-    match err {
-        ConnError::V4(e) => {
-            use rumqttc::ConnectionError as E;
-            match e {
+    // TLS first, whichever variant carries it: a certificate error comes in `Tls`, a
+    // client-certificate alert under TLS 1.3 in `MqttState` (it arrives after the handshake).
+    let hidden = err
+        .hidden_io()
+        .map(|io| io as &(dyn std::error::Error + 'static));
+    let cause = tls::rustls_cause(err.source()).or_else(|| hidden.and_then(tls::rustls_cause));
+    if let Some(cause) = cause {
+        let (what, hint) = tls::explain(cause, endpoint.host(), err.tls.as_ref());
+        return connect(what, hint);
+    }
+    // The connection closed (or spoke gibberish) before CONNACK: most often TLS on one side
+    // only.
+    let closed_early = |why: String| {
+        let hint = if endpoint.tls() {
+            "is this a TLS port? a plain MQTT port (usually 1883) does not speak TLS"
+        } else {
+            "is this a TLS port? add --cafile FILE (or use an mqtts:// URL) to connect with TLS"
+        };
+        connect(why, Some(hint.into()))
+    };
+    // The v3.1.1 and v5 error types have the same variants but are distinct types.
+    macro_rules! sort {
+        ($e:expr, $E:ty, $timeout:pat) => {{
+            type E = $E;
+            match $e {
                 E::ConnectionRefused(code) => refused(words(&format!("{code:?}"))),
-                E::Io(io) => connect(io_words(io)),
-                E::NetworkTimeout => connect("timed out".into()),
-                E::Tls(t) => connect(t.to_string()),
+                E::Io(io) => connect(io_words(io), None),
+                $timeout => connect("timed out".into(), None),
+                E::Tls(t) => closed_early(format!("TLS handshake failed: {}", tls_words(t))),
                 E::RequestsDone => ErrClass::Done,
+                E::MqttState(s) if err.connecting => closed_early(format!(
+                    "the connection ended before the broker answered CONNECT: {}",
+                    match err.hidden_io() {
+                        Some(io) => io_words(io),
+                        None => deepest_words(s),
+                    }
+                )),
+                E::NotConnAck(p) => closed_early(format!(
+                    "the broker answered CONNECT with {p:?}, not CONNACK"
+                )),
                 E::MqttState(s) => lost_or_connect(s.to_string()),
+                E::Websocket(w) if err.connecting => connect(
+                    if endpoint.tls() {
+                        format!("TLS or WebSocket handshake failed: {w}")
+                    } else {
+                        format!("WebSocket handshake failed: {w}")
+                    },
+                    Some(ws_hint(endpoint)),
+                ),
+                E::ResponseValidation(v) => connect(
+                    format!("not an MQTT WebSocket endpoint: {v}"),
+                    Some(ws_hint(endpoint)),
+                ),
+                E::InvalidUrl(u) => connect(format!("invalid WebSocket URL: {u}"), None),
+                E::WsConnect(h) => connect(format!("WebSocket request failed: {h}"), None),
                 other => ErrClass::Lost(other.to_string()),
             }
+        }};
+    }
+    match &err.raw {
+        Raw::V4(e) => sort!(
+            e,
+            rumqttc::ConnectionError,
+            rumqttc::ConnectionError::NetworkTimeout
+        ),
+        Raw::V5(e) => sort!(
+            e,
+            rumqttc::v5::ConnectionError,
+            rumqttc::v5::ConnectionError::Timeout(_)
+        ),
+    }
+}
+
+fn ws_hint(endpoint: &Endpoint) -> String {
+    match endpoint {
+        Endpoint::WebSocket {
+            path, tls: true, ..
+        } => format!(
+            "is this the broker's secure WebSocket port, and is its path {path} (--ws-path)? \
+             a plain ws port does not speak TLS"
+        ),
+        Endpoint::WebSocket { path, .. } => format!(
+            "is this the broker's WebSocket port, and is its path {path} (--ws-path)? \
+             for a port with TLS use wss:// or --cafile"
+        ),
+        _ => "check the WebSocket port and --ws-path".into(),
+    }
+}
+
+/// The innermost cause in words: an I/O error (the reset behind rumqttc's layers), or the
+/// last message in the chain.
+fn deepest_words(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = e.to_string();
+    let mut next = Some(e);
+    while let Some(cur) = next {
+        if let Some(io) = cur.downcast_ref::<io::Error>() {
+            return io_words(io);
         }
-        ConnError::V5(e) => {
-            use rumqttc::v5::ConnectionError as E;
-            match e {
-                E::ConnectionRefused(code) => refused(words(&format!("{code:?}"))),
-                E::Io(io) => connect(io_words(io)),
-                E::Timeout(_) => connect("timed out".into()),
-                E::Tls(t) => connect(t.to_string()),
-                E::RequestsDone => ErrClass::Done,
-                E::MqttState(s) => lost_or_connect(s.to_string()),
-                other => ErrClass::Lost(other.to_string()),
-            }
-        }
+        last = cur.to_string();
+        next = cur.source();
+    }
+    last
+}
+
+/// rumqttc's TLS error without its "I/O: " prefix.
+fn tls_words(e: &rumqttc::TlsError) -> String {
+    match e {
+        rumqttc::TlsError::Io(io) => io_words(io),
+        other => other.to_string(),
     }
 }
 
@@ -588,6 +760,8 @@ fn io_words(e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::ConnectionRefused => "connection refused".into(),
         io::ErrorKind::NotFound => "no such socket".into(),
+        io::ErrorKind::ConnectionReset => "connection reset by the broker".into(),
+        io::ErrorKind::UnexpectedEof => "the broker closed the connection".into(),
         _ => {
             let s = e.to_string();
             if s.contains("failed to lookup address") || s.contains("Name or service not known") {

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+pub mod amqtt;
 pub mod subscriber;
 
 /// The mqtk binary under test, with no `MQTK_*` variables and a private HOME and
@@ -88,6 +89,8 @@ pub struct BrokerConfig {
     pub password_file: Option<PathBuf>,
     pub acl_file: Option<PathBuf>,
     pub persistence: bool,
+    /// Environment of the broker process (e.g. `OPENSSL_CONF`).
+    pub env: Vec<(String, String)>,
 }
 
 impl BrokerConfig {
@@ -135,6 +138,26 @@ impl BrokerConfig {
     pub fn global_line(mut self, line: impl Into<String>) -> BrokerConfig {
         self.global_lines.push(line.into());
         self
+    }
+
+    /// Sets an environment variable for the broker process.
+    pub fn env(mut self, key: &str, value: impl Into<String>) -> BrokerConfig {
+        self.env.push((key.to_string(), value.into()));
+        self
+    }
+
+    /// Limits the broker to TLS 1.2. mosquitto 2.0's `tls_version tlsv1.2` is a minimum (1.3
+    /// still works; `tls_version tlsv1.3` is 1.3 only), so the cap comes from OpenSSL's own
+    /// configuration file.
+    pub fn tls12_only(self, dir: &Path) -> BrokerConfig {
+        let conf = dir.join("openssl-tls12.cnf");
+        fs::write(
+            &conf,
+            "openssl_conf = mqtk_test\n[mqtk_test]\nssl_conf = mqtk_ssl\n\
+             [mqtk_ssl]\nsystem_default = mqtk_tls12\n[mqtk_tls12]\nMaxProtocol = TLSv1.2\n",
+        )
+        .unwrap();
+        self.env("OPENSSL_CONF", conf.display().to_string())
     }
 
     /// Keep sessions and queued messages across a restart (`Broker::restart`).
@@ -270,6 +293,7 @@ impl Broker {
         self.log = Arc::default();
         let mut child = match backend() {
             Backend::Local(bin) => Command::new(bin)
+                .envs(self.config.env.iter().map(|(k, v)| (k, v)))
                 .arg("-c")
                 .arg(&conf)
                 .stdin(Stdio::null())
@@ -283,6 +307,12 @@ impl Broker {
                 let child = Command::new("docker")
                     .args(["run", "--rm", "--network", "host", "--name", &name])
                     .args(["-v", &format!("{d}:{d}")])
+                    .args(
+                        self.config
+                            .env
+                            .iter()
+                            .flat_map(|(k, v)| ["-e".to_string(), format!("{k}={v}")]),
+                    )
                     .args(["eclipse-mosquitto:2", "mosquitto", "-c"])
                     .arg(&conf)
                     .stdin(Stdio::null())
@@ -495,9 +525,77 @@ impl MosquittoSub {
     }
 }
 
+impl MosquittoSub {
+    /// Asserts that no payload line arrives within `quiet`.
+    pub fn assert_nothing(&self, quiet: Duration) {
+        if let Ok(line) = self.lines.recv_timeout(quiet) {
+            panic!("expected nothing, got {line:?}");
+        }
+    }
+}
+
 impl Drop for MosquittoSub {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Certificates made by `mqtk certgen` in their own temp dir.
+pub struct Pki {
+    pub dir: TempDir,
+}
+
+impl Pki {
+    /// Runs `mqtk certgen --out DIR ARGS`; panics if it fails.
+    pub fn new(args: &[&str]) -> Pki {
+        let dir = tempfile::tempdir().expect("certificate temp dir");
+        let out = cmd()
+            .arg("certgen")
+            .arg("--out")
+            .arg(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "certgen {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Pki { dir }
+    }
+
+    /// The absolute path of a file certgen wrote, as a string for argv.
+    pub fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
+    pub fn ca(&self) -> String {
+        self.path("ca.crt")
+    }
+
+    /// The generated mosquitto listener, for `BrokerConfig::listener_from_file`.
+    pub fn listener(&self) -> PathBuf {
+        self.dir.path().join("mosquitto-tls.conf")
+    }
+
+    /// `--cafile CA --cert client-NAME.crt --key client-NAME.key`, for mqtk and mosquitto alike.
+    pub fn client_args(&self, name: &str) -> Vec<String> {
+        vec![
+            "--cafile".into(),
+            self.ca(),
+            "--cert".into(),
+            self.path(&format!("client-{name}.crt")),
+            "--key".into(),
+            self.path(&format!("client-{name}.key")),
+        ]
+    }
+}
+
+/// Exit code and stderr of a finished command, for assertions.
+pub fn status_and_stderr(out: &std::process::Output) -> (Option<i32>, String) {
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
