@@ -11,27 +11,9 @@ use std::thread;
 use std::time::Duration;
 
 use crate::support::subscriber::Subscriber;
-use crate::support::{Broker, BrokerConfig, bin, cmd, status_and_stderr, unique_id, unique_topic};
-
-/// `mqtk passwd -b FILE USER PASSWORD` (with -c for the first user).
-pub fn add_user(file: &Path, user: &str, password: &str) {
-    let mut c = cmd();
-    c.arg("passwd");
-    if !file.exists() {
-        c.arg("-c");
-    }
-    let out = c
-        .arg("-b")
-        .arg(file)
-        .args([user, password])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use crate::support::{
+    Broker, BrokerConfig, add_user, bin, cmd, status_and_stderr, unique_id, unique_topic,
+};
 
 /// A broker that only lets in `sensor` (password `s3nsor`) and `dashboard` (`d4sh`).
 fn password_broker(dir: &Path) -> (Broker, PathBuf) {

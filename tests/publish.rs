@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::support::subscriber::Subscriber;
 use crate::support::{
-    Broker, BrokerConfig, MosquittoSub, cmd, std_cmd, unique_id, unique_topic, wait_for,
+    Broker, BrokerConfig, MosquittoSub, add_user, cmd, std_cmd, unique_id, unique_topic, wait_for,
 };
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -378,19 +378,7 @@ fn repeat_sends_n_copies() {
 fn url_gives_host_port_credentials_and_topic() {
     let dir = tempfile::tempdir().unwrap();
     let pwfile = dir.path().join("passwd");
-    cmd()
-        .args([
-            "passwd",
-            "-c",
-            "-b",
-            "-I",
-            "1000",
-            pwfile.to_str().unwrap(),
-            "al@ice",
-            "p:ss@w",
-        ])
-        .assert()
-        .success();
+    add_user(&pwfile, "al@ice", "p:ss@w");
     let broker = Broker::start(BrokerConfig::password(&pwfile));
     let topic = unique_topic("url");
     let sub = Subscriber::start_with(&broker, &topic, 1, |o| {
@@ -703,19 +691,7 @@ fn unreachable_broker_exits_3() {
 fn bad_credentials_exit_4_with_the_reason_in_words() {
     let dir = tempfile::tempdir().unwrap();
     let pwfile = dir.path().join("passwd");
-    cmd()
-        .args([
-            "passwd",
-            "-c",
-            "-b",
-            "-I",
-            "1000",
-            pwfile.to_str().unwrap(),
-            "sensor",
-            "right",
-        ])
-        .assert()
-        .success();
+    add_user(&pwfile, "sensor", "right");
     let broker = Broker::start(BrokerConfig::password(&pwfile));
     for v in ["311", "5"] {
         for creds in [
@@ -745,19 +721,7 @@ fn v5_publish_denied_by_acl_exits_5_naming_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let pwfile = dir.path().join("passwd");
     let acl = dir.path().join("acl");
-    cmd()
-        .args([
-            "passwd",
-            "-c",
-            "-b",
-            "-I",
-            "1000",
-            pwfile.to_str().unwrap(),
-            "sensor",
-            "pw",
-        ])
-        .assert()
-        .success();
+    add_user(&pwfile, "sensor", "pw");
     std::fs::write(&acl, "user sensor\ntopic write home/sensors/#\n").unwrap();
     let broker = Broker::start(BrokerConfig::password(&pwfile).acl(&acl));
     let creds = ["-u", "sensor", "-P", "pw"];

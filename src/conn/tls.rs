@@ -73,33 +73,20 @@ pub fn build(req: &TlsRequest) -> Result<Tls, Failure> {
         }
         // Handles `openssl rehash` symlinks and skips files that hold no certificate.
         let found = rustls_native_certs::load_certs_from_paths(None, Some(dir));
-        let (added, _) = roots.add_parsable_certificates(found.certs);
-        if added == 0 {
-            let why = found
-                .errors
-                .first()
-                .map(|e| format!(" ({e})"))
-                .unwrap_or_default();
-            return Err(usage(format!(
-                "no PEM CA certificate found in {}{why}",
-                dir.display()
-            )));
-        }
+        add_found(
+            &mut roots,
+            found,
+            &format!("no PEM CA certificate found in {}", dir.display()),
+        )?;
     }
     if req.os_certs {
         let found = rustls_native_certs::load_native_certs();
-        let (added, _) = roots.add_parsable_certificates(found.certs);
-        if added == 0 {
-            let why = found
-                .errors
-                .first()
-                .map(|e| format!(" ({e})"))
-                .unwrap_or_default();
-            return Err(usage(format!(
-                "no CA certificates found in the operating system's store{why}"
-            ))
-            .with_hint("give the broker's CA with --cafile FILE"));
-        }
+        add_found(
+            &mut roots,
+            found,
+            "no CA certificates found in the operating system's store",
+        )
+        .map_err(|f| f.with_hint("give the broker's CA with --cafile FILE"))?;
     }
 
     let versions: &[&rustls::SupportedProtocolVersion] = match req.version {
@@ -465,6 +452,24 @@ fn date(t: &UnixTime) -> String {
         Some(d) => format!("on {}", d.format("%Y-%m-%d %H:%M UTC")),
         None => format!("at {} seconds since 1970", t.as_secs()),
     }
+}
+
+/// Adds what rustls-native-certs found; none usable is a usage error naming its first problem.
+fn add_found(
+    roots: &mut RootCertStore,
+    found: rustls_native_certs::CertificateResult,
+    none: &str,
+) -> Result<(), Failure> {
+    let (added, _) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        let why = found
+            .errors
+            .first()
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default();
+        return Err(usage(format!("{none}{why}")));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -63,6 +63,27 @@ fn home_dir() -> &'static Path {
         .path()
 }
 
+/// Adds a user to a mosquitto password file with `mqtk passwd -b` (creating the file for the
+/// first user). 1000 PBKDF2 iterations keep tests fast; the default is tested in passwd.rs.
+pub fn add_user(file: &Path, user: &str, password: &str) {
+    let mut c = cmd();
+    c.arg("passwd").args(["-I", "1000"]);
+    if !file.exists() {
+        c.arg("-c");
+    }
+    let out = c
+        .arg("-b")
+        .arg(file)
+        .args([user, password])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A client id nobody else in this test run uses (two clients with one id kick each other off).
 pub fn unique_id(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
