@@ -5,7 +5,6 @@ mod cli;
 mod cmd;
 mod conn;
 mod exit;
-#[allow(dead_code)] // the output of sub and rr: pure, covered by its unit tests
 mod format;
 mod pki;
 mod pwfile;
@@ -47,6 +46,8 @@ fn main() -> ExitCode {
 async fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Publish(args) => cmd::publish::run(args).await,
+        Command::Subscribe(args) => cmd::subscribe::run(args).await,
+        Command::Request(args) => cmd::request::run(args).await,
         Command::Generate(_) | Command::Certgen(_) | Command::Passwd(_) => {
             unreachable!("handled without a runtime")
         }
@@ -89,8 +90,16 @@ fn report_usage(e: clap::Error) -> ExitCode {
         };
     }
     let text = e.to_string();
-    let line = text.lines().next().unwrap_or("invalid arguments");
-    let line = line.strip_prefix("error: ").unwrap_or(line);
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or("invalid arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    // "the following required arguments were not provided:" lists them on the next lines.
+    let line = if first.ends_with(':') {
+        let list: Vec<&str> = lines.map(str::trim).take_while(|l| !l.is_empty()).collect();
+        format!("{first} {}", list.join(", "))
+    } else {
+        first.to_string()
+    };
     let sub = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
     let prefix = sub
         .as_deref()

@@ -7,10 +7,7 @@ mod props;
 mod session;
 mod wire;
 
-pub use config::{ConnConfig, Defaults, validate_topic_name};
+pub use config::{ConnConfig, Defaults, topic_matches, validate_topic_filter, validate_topic_name};
 pub use props::PropCommand;
-// The subscriber side (events, subscriptions) is used by `sub` and `rr`.
-#[allow(unused_imports)]
 pub use session::{Event, Message, Session, Subscription};
-#[allow(unused_imports)]
-pub use wire::{Incoming, Reason, SubCode};
+pub use wire::{Incoming, SubCode};
