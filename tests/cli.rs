@@ -14,3 +14,6 @@ mod passwd;
 
 // tests/support itself: brokers start, restart and are reachable.
 mod harness;
+
+// `mqtk sub`: every option against mosquitto, output formats, SUBACK refusals, signals, restarts.
+mod subscribe;

@@ -162,14 +162,25 @@ async fn receive(
     // which is our own echo, not news (it must not count for -C or end --retained-only).
     let mut cleared: HashSet<String> = HashSet::new();
     loop {
-        if !session.event_ready() || printer.pending() >= BATCH_BYTES {
-            printer.flush()?;
-        }
-        let event = tokio::select! {
-            biased;
-            _ = signals.recv() => return Ok(Stop::Done),
-            _ = sleep_until(deadline) => return Ok(Stop::TimedOut),
-            e = session.next_event() => e?,
+        // While output is waiting to be written, take what has already arrived without
+        // waiting; once nothing has (or a batch is full), write, and wait watching the clock
+        // and the signals too. So each message is out before we wait for the next.
+        let ready = if printer.pending() > 0 && printer.pending() < BATCH_BYTES {
+            session.try_next_event()?
+        } else {
+            None
+        };
+        let event = match ready {
+            Some(e) => e,
+            None => {
+                printer.flush()?;
+                tokio::select! {
+                    biased;
+                    _ = signals.recv() => return Ok(Stop::Done),
+                    _ = sleep_until(deadline) => return Ok(Stop::TimedOut),
+                    e = session.next_event() => e?,
+                }
+            }
         };
         match event {
             Event::SubAck(codes) => {

@@ -253,10 +253,18 @@ impl Session {
         Ok(())
     }
 
-    /// True when `next_event` would return without waiting for the network: more events are
-    /// already queued. `sub` flushes its output when this turns false.
-    pub fn event_ready(&self) -> bool {
-        !self.events.is_empty() || !self.from_driver.is_empty()
+    /// The next event if one is already here, without waiting for the network. `sub` batches
+    /// its output while this returns events and flushes when it returns `None`.
+    pub fn try_next_event(&mut self) -> anyhow::Result<Option<Event>> {
+        loop {
+            if let Some(e) = self.events.pop_front() {
+                return Ok(Some(e));
+            }
+            match self.from_driver.try_recv() {
+                Ok(msg) => self.handle(msg)?,
+                Err(_) => return Ok(None),
+            }
+        }
     }
 
     /// The next thing a subscriber should see. Cancel-safe: it only awaits a channel.
@@ -336,6 +344,10 @@ impl Session {
         let Some(msg) = self.from_driver.recv().await else {
             anyhow::bail!("the connection task stopped unexpectedly");
         };
+        self.handle(msg)
+    }
+
+    fn handle(&mut self, msg: FromDriver) -> anyhow::Result<()> {
         match msg {
             FromDriver::Connected {
                 generation,
