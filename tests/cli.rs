@@ -17,3 +17,6 @@ mod harness;
 
 // `mqtk sub`: every option against mosquitto, output formats, SUBACK refusals, signals, restarts.
 mod subscribe;
+
+// `mqtk rr`: request/response round trips on v5 and 3.1.1, timeouts and refusals.
+mod request;
