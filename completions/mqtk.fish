@@ -27,6 +27,8 @@ end
 complete -c mqtk -n "__fish_mqtk_needs_command" -l help -d 'Print help (`-h` is the broker host, as in mosquitto\'s clients)'
 complete -c mqtk -n "__fish_mqtk_needs_command" -s V -l version -d 'Print version'
 complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "pub" -d 'Publish messages: from an argument, a file, stdin, or stdin line by line'
+complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "sub" -d 'Subscribe and print messages as they arrive'
+complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "rr" -d 'Request/response: publish one request and print the first response'
 complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "certgen" -d 'Make a private CA, server and client certificates, and a mosquitto TLS listener'
 complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "passwd" -d 'Create and edit mosquitto password files; check a password against one'
 complete -c mqtk -n "__fish_mqtk_needs_command" -f -a "generate" -d 'Write shell completions and man pages (for packagers)'
@@ -74,6 +76,109 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l will-retain -d 'Retain
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s d -l debug -d 'Print a trace of every MQTT packet on stderr'
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l quiet -d 'Print no runtime errors (usage errors are still printed)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l help -d 'Print help (`-h` is the broker host, as in mosquitto\'s clients)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s t -l topic -d 'Topic filter to subscribe to (repeat for more; + and # wildcards)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s q -l qos -d 'Quality of service requested for every filter: 0, 1 or 2' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s T -l filter-out -d 'Do not print messages whose topic matches this filter (repeat for more)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s U -l unsubscribe -d 'Unsubscribe from this filter after subscribing (e.g. to clean up a -c session)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s C -d 'Exit after printing N messages' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s W -d 'Exit with status 27 ("timed out") when not done after SECS seconds' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l retain-handling -d 'v5: retained messages on subscribe: 0 always, 1 only for a new subscription, 2 never' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s F -d 'Print each message with this format string (mosquitto_sub\'s -F: %t %p %j %I ...)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l format -d 'Output format: plain, json (one object per line), hex or base64 (the payload)' -r -f -a "plain\t'The payload as it is (-v: after the topic)'
+json\t'One JSON object per message and line: topic, payload, qos, retain, mid, properties, received'
+hex\t'The payload as lowercase hex'
+base64\t'The payload as base64'"
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s h -l host -d 'Broker host name or IP address [default: localhost]' -r -f -a "(__fish_print_hostnames)"
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s p -l port -d 'Broker port [default: 1883; with TLS 8883; WebSockets 80, with TLS 443]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s L -l url -d 'Broker URL: mqtt[s]://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (also ws://, wss://)' -r -f
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l unix -d 'Connect through a Unix domain socket instead of TCP' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s i -l id -d 'Client id [default: mqtk-<pid>]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s I -l id-prefix -d 'Client id prefix; the process id is appended' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s k -l keepalive -d 'Keep-alive interval in seconds (5 to 65535)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s x -l session-expiry -d 'Session expiry in seconds (v5); -1 means never [default with -c: never]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s V -l protocol-version -d 'MQTT protocol version: 311 or 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s u -l username -d 'User name' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s P -l pw -d 'Password; without a value, prompt for it on the terminal' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l password-file -d 'Read the password from the first line of a file' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l cafile -d 'Trust the CA certificates in this PEM file (turns on TLS)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l capath -d 'Trust every PEM CA certificate in this directory (turns on TLS)' -r -f -a "(__fish_complete_directories)"
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l cert -d 'Client certificate (PEM) for mutual TLS; needs --key' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l key -d 'Private key of --cert (PEM: PKCS#8, SEC1 or RSA; not encrypted)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l tls-version -d 'Oldest TLS version to accept: tlsv1.2 (default: 1.2 or 1.3) or tlsv1.3 (1.3 only)' -r -f -a "tlsv1.2\t'TLS 1.2 or 1.3'
+tlsv1.3\t'TLS 1.3 only'"
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l tls-alpn -d 'Offer this ALPN protocol in the TLS handshake (e.g. x-amzn-mqtt-ca)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l ws-path -d 'HTTP path of the broker\'s WebSocket endpoint [default: /mqtt]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l will-topic -d 'Topic of the Last Will, published by the broker if this client dies' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l will-payload -d 'Payload of the Last Will' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l will-qos -d 'QoS of the Last Will' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s D -l property -d 'MQTT v5 property: -D CMD NAME VALUE (user-property takes NAME VALUE)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s M -l max-inflight -d 'Maximum QoS 1/2 messages in flight at once (1 to 65535)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s E -d 'Exit as soon as the broker has acknowledged the subscriptions'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s R -d 'Do not print retained messages (v5: ask the broker not to send them)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l retained-only -d 'Print only retained messages; exit at the first message that is not retained'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l remove-retained -d 'Clear every retained message received (publish an empty retained message to its topic)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l retain-as-published -d 'v5: keep the retain flag of forwarded messages as the publisher set it'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l no-local -d 'v5: do not receive messages this client publishes'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s v -l verbose -d 'Print "topic payload" ("topic (null)" for an empty payload)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s N -l no-newline -d 'Print no newline after each message'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l pretty -d 'Indent JSON output (%j, %J, --format json)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s c -l disable-clean-session -d 'Keep the session on the broker after disconnecting (needs -i)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l insecure -d 'Do not check that the broker\'s certificate carries the host name (the chain is still verified)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l tls-use-os-certs -d 'Trust the operating system\'s CA certificates (turns on TLS)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l ws -d 'Connect over WebSockets to -h and -p (with TLS options: secure WebSockets)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l will-retain -d 'Retain the Last Will'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s d -l debug -d 'Print a trace of every MQTT packet on stderr'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l quiet -d 'Print no runtime errors (usage errors are still printed)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l help -d 'Print help (`-h` is the broker host, as in mosquitto\'s clients)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s t -l topic -d 'Topic to publish the request to' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s e -l response-topic -d 'Topic to wait for the response on' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s m -l message -d 'Send this text as the request' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s f -l file -d 'Send the contents of a file as the request' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s q -l qos -d 'Quality of service of the request and of the response subscription: 0, 1 or 2' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s W -d 'Exit with status 27 ("timed out") when no response came within SECS seconds' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s F -d 'Print each message with this format string (mosquitto_sub\'s -F: %t %p %j %I ...)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l format -d 'Output format: plain, json (one object per line), hex or base64 (the payload)' -r -f -a "plain\t'The payload as it is (-v: after the topic)'
+json\t'One JSON object per message and line: topic, payload, qos, retain, mid, properties, received'
+hex\t'The payload as lowercase hex'
+base64\t'The payload as base64'"
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s h -l host -d 'Broker host name or IP address [default: localhost]' -r -f -a "(__fish_print_hostnames)"
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s p -l port -d 'Broker port [default: 1883; with TLS 8883; WebSockets 80, with TLS 443]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s L -l url -d 'Broker URL: mqtt[s]://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (also ws://, wss://)' -r -f
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l unix -d 'Connect through a Unix domain socket instead of TCP' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s i -l id -d 'Client id [default: mqtk-<pid>]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s I -l id-prefix -d 'Client id prefix; the process id is appended' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s k -l keepalive -d 'Keep-alive interval in seconds (5 to 65535)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s x -l session-expiry -d 'Session expiry in seconds (v5); -1 means never [default with -c: never]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s V -l protocol-version -d 'MQTT protocol version: 311 or 5' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s u -l username -d 'User name' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s P -l pw -d 'Password; without a value, prompt for it on the terminal' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l password-file -d 'Read the password from the first line of a file' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l cafile -d 'Trust the CA certificates in this PEM file (turns on TLS)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l capath -d 'Trust every PEM CA certificate in this directory (turns on TLS)' -r -f -a "(__fish_complete_directories)"
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l cert -d 'Client certificate (PEM) for mutual TLS; needs --key' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l key -d 'Private key of --cert (PEM: PKCS#8, SEC1 or RSA; not encrypted)' -r -F
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l tls-version -d 'Oldest TLS version to accept: tlsv1.2 (default: 1.2 or 1.3) or tlsv1.3 (1.3 only)' -r -f -a "tlsv1.2\t'TLS 1.2 or 1.3'
+tlsv1.3\t'TLS 1.3 only'"
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l tls-alpn -d 'Offer this ALPN protocol in the TLS handshake (e.g. x-amzn-mqtt-ca)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l ws-path -d 'HTTP path of the broker\'s WebSocket endpoint [default: /mqtt]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l will-topic -d 'Topic of the Last Will, published by the broker if this client dies' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l will-payload -d 'Payload of the Last Will' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l will-qos -d 'QoS of the Last Will' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s D -l property -d 'MQTT v5 property: -D CMD NAME VALUE (user-property takes NAME VALUE)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s M -l max-inflight -d 'Maximum QoS 1/2 messages in flight at once (1 to 65535)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s s -l stdin-file -d 'Send all of stdin as the request'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s n -l null-message -d 'Send an empty request'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s v -l verbose -d 'Print "topic payload" ("topic (null)" for an empty payload)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s N -l no-newline -d 'Print no newline after each message'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l pretty -d 'Indent JSON output (%j, %J, --format json)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s c -l disable-clean-session -d 'Keep the session on the broker after disconnecting (needs -i)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l insecure -d 'Do not check that the broker\'s certificate carries the host name (the chain is still verified)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l tls-use-os-certs -d 'Trust the operating system\'s CA certificates (turns on TLS)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l ws -d 'Connect over WebSockets to -h and -p (with TLS options: secure WebSockets)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l will-retain -d 'Retain the Last Will'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s d -l debug -d 'Print a trace of every MQTT packet on stderr'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l quiet -d 'Print no runtime errors (usage errors are still printed)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l help -d 'Print help (`-h` is the broker host, as in mosquitto\'s clients)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand certgen" -l out -d 'Directory to write into; created if missing' -r -f -a "(__fish_complete_directories)"
 complete -c mqtk -n "__fish_mqtk_using_subcommand certgen" -l host -d 'Name or IP address clients use to reach the broker (repeat for more)' -r -f -a "(__fish_print_hostnames)"
 complete -c mqtk -n "__fish_mqtk_using_subcommand certgen" -l client -d 'Make a client certificate with this common name (repeat for more)' -r
@@ -99,8 +204,10 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand passwd" -s U -l update -d 'Has
 complete -c mqtk -n "__fish_mqtk_using_subcommand passwd" -l verify -d 'Exit 0 when PASSWORD (or the one typed) matches the user\'s entry, 1 when not'
 complete -c mqtk -n "__fish_mqtk_using_subcommand passwd" -l help -d 'Print help (`-h` is the broker host, as in mosquitto\'s clients)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand generate" -l help -d 'Print help (`-h` is the broker host, as in mosquitto\'s clients)'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub certgen passwd generate help" -f -a "pub" -d 'Publish messages: from an argument, a file, stdin, or stdin line by line'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub certgen passwd generate help" -f -a "certgen" -d 'Make a private CA, server and client certificates, and a mosquitto TLS listener'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub certgen passwd generate help" -f -a "passwd" -d 'Create and edit mosquitto password files; check a password against one'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub certgen passwd generate help" -f -a "generate" -d 'Write shell completions and man pages (for packagers)'
-complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub certgen passwd generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr certgen passwd generate help" -f -a "pub" -d 'Publish messages: from an argument, a file, stdin, or stdin line by line'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr certgen passwd generate help" -f -a "sub" -d 'Subscribe and print messages as they arrive'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr certgen passwd generate help" -f -a "rr" -d 'Request/response: publish one request and print the first response'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr certgen passwd generate help" -f -a "certgen" -d 'Make a private CA, server and client certificates, and a mosquitto TLS listener'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr certgen passwd generate help" -f -a "passwd" -d 'Create and edit mosquitto password files; check a password against one'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr certgen passwd generate help" -f -a "generate" -d 'Write shell completions and man pages (for packagers)'
+complete -c mqtk -n "__fish_mqtk_using_subcommand help; and not __fish_seen_subcommand_from pub sub rr certgen passwd generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

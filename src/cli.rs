@@ -59,6 +59,40 @@ pub enum Command {
     #[command(name = "pub", verbatim_doc_comment)]
     Publish(PublishArgs),
 
+    /// Subscribe and print messages as they arrive
+    ///
+    /// Prints each payload on its own line (-v: "topic payload"), flushed as it arrives, so
+    /// pipelines see every message at once. Reconnects with backoff when the connection is
+    /// lost and subscribes again; with -c -i ID -q 1 the broker keeps what was published
+    /// meanwhile. Ctrl-C and SIGTERM disconnect cleanly: the broker does not publish the Will.
+    ///
+    ///     mqtk sub -t 'home/#' -v
+    ///     mqtk sub -t home/door -C 1 -W 30        # wait for one message; exit 27 on timeout
+    ///     mqtk sub -t 'sensors/#' --format json | jq -r '.payload'
+    ///     mqtk sub -t 'sensors/#' -F '%I %t %p'
+    ///     mqtk sub -t 'old/#' --remove-retained --retained-only -W 3   # clear old/'s retained
+    ///     mqtk sub -c -i logger -q 1 -t 'logs/#'  # a persistent session: nothing lost
+    ///
+    /// Exit codes: 0 after -C messages, -E, --retained-only's first live message, Ctrl-C or
+    /// SIGTERM, or a closed stdout; 5 when the broker refuses every filter; 27 on -W timeout.
+    #[command(name = "sub", verbatim_doc_comment)]
+    Subscribe(SubscribeArgs),
+
+    /// Request/response: publish one request and print the first response
+    ///
+    /// Subscribes to the response topic (-e), publishes the request to -t with the MQTT v5
+    /// response topic and a fresh correlation data, and prints the first message on -e that
+    /// carries that correlation data. With -V 311 (no properties) the responder must know the
+    /// response topic, and the first message on it is the answer.
+    ///
+    ///     mqtk rr -t devices/lamp/get -e replies/me -m '{"want":"state"}'
+    ///     mqtk rr -t rpc/add -e rpc/add/reply -m '[1,2]' -W 5 --format json | jq .payload
+    ///
+    /// Exit codes: 0 a response was printed; 5 the broker refused the subscription or the
+    /// request; 27 no response within -W.
+    #[command(name = "rr", verbatim_doc_comment)]
+    Request(RequestArgs),
+
     /// Make a private CA, server and client certificates, and a mosquitto TLS listener
     ///
     /// Writes ca.crt, ca.key, server.crt, server.key, client-NAME.crt and client-NAME.key for each
@@ -124,6 +158,8 @@ impl Command {
     pub fn name(&self) -> &'static str {
         match self {
             Command::Publish(_) => "pub",
+            Command::Subscribe(_) => "sub",
+            Command::Request(_) => "rr",
             Command::Certgen(_) => "certgen",
             Command::Passwd(_) => "passwd",
             Command::Generate(_) => "generate",
@@ -460,6 +496,178 @@ fn parse_delay(s: &str) -> Result<f64, String> {
     }
 }
 
+/// How `sub` and `rr` print a message (the renderer is `format::Output`).
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
+    /// Print "topic payload" ("topic (null)" for an empty payload)
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+
+    /// Print no newline after each message
+    #[arg(short = 'N', long = "no-newline")]
+    pub no_newline: bool,
+
+    /// Print each message with this format string (mosquitto_sub's -F: %t %p %j %I ...)
+    ///
+    /// %t topic, %p payload, %x/%X hex payload, %l length, %m message id, %q QoS, %r retain,
+    /// %I ISO 8601 time, %U Unix time, %j/%J JSON, v5: %A topic alias, %C content type,
+    /// %D correlation data, %E expiry, %F payload format, %P user properties, %R response topic,
+    /// %S subscription id; @H @M @S ... strftime, @N nanoseconds; \n \t ... escapes.
+    /// Flags, width and precision as in printf: %-20t, %08l, %.10p.
+    #[arg(short = 'F', value_name = "FORMAT", allow_hyphen_values = true)]
+    pub format_string: Option<String>,
+
+    /// Output format: plain, json (one object per line), hex or base64 (the payload)
+    #[arg(long = "format", value_name = "FORMAT", value_enum, default_value_t = OutputFormat::Plain)]
+    pub format: OutputFormat,
+
+    /// Indent JSON output (%j, %J, --format json)
+    #[arg(long)]
+    pub pretty: bool,
+}
+
+/// `--format`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// The payload as it is (-v: after the topic)
+    Plain,
+    /// One JSON object per message and line: topic, payload, qos, retain, mid, properties, received
+    Json,
+    /// The payload as lowercase hex
+    Hex,
+    /// The payload as base64
+    Base64,
+}
+
+/// `mqtk sub` (the help text is on `Command::Subscribe`).
+#[derive(Args, Debug, Clone)]
+pub struct SubscribeArgs {
+    /// Topic filter to subscribe to (repeat for more; + and # wildcards)
+    #[arg(short = 't', long = "topic", value_name = "FILTER")]
+    pub topics: Vec<String>,
+
+    /// Quality of service requested for every filter: 0, 1 or 2
+    #[arg(short = 'q', long, env = "MQTK_QOS", value_name = "QOS", default_value_t = 0,
+          value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub qos: u8,
+
+    /// Do not print messages whose topic matches this filter (repeat for more)
+    #[arg(short = 'T', long = "filter-out", value_name = "FILTER")]
+    pub filter_out: Vec<String>,
+
+    /// Unsubscribe from this filter after subscribing (e.g. to clean up a -c session)
+    #[arg(short = 'U', long = "unsubscribe", value_name = "FILTER")]
+    pub unsubscribe: Vec<String>,
+
+    /// Exit after printing N messages
+    #[arg(short = 'C', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+
+    /// Exit with status 27 ("timed out") when not done after SECS seconds
+    #[arg(short = 'W', value_name = "SECS", value_parser = parse_timeout)]
+    pub timeout: Option<f64>,
+
+    /// Exit as soon as the broker has acknowledged the subscriptions
+    #[arg(short = 'E')]
+    pub exit_after_suback: bool,
+
+    /// Do not print retained messages (v5: ask the broker not to send them)
+    #[arg(short = 'R', conflicts_with = "retained_only")]
+    pub no_retained: bool,
+
+    /// Print only retained messages; exit at the first message that is not retained
+    #[arg(long = "retained-only")]
+    pub retained_only: bool,
+
+    /// Clear every retained message received (publish an empty retained message to its topic)
+    #[arg(long = "remove-retained")]
+    pub remove_retained: bool,
+
+    /// v5: keep the retain flag of forwarded messages as the publisher set it
+    #[arg(long = "retain-as-published", hide_short_help = true)]
+    pub retain_as_published: bool,
+
+    /// v5: do not receive messages this client publishes
+    #[arg(long = "no-local", hide_short_help = true)]
+    pub no_local: bool,
+
+    /// v5: retained messages on subscribe: 0 always, 1 only for a new subscription, 2 never
+    #[arg(long = "retain-handling", value_name = "N", hide_short_help = true,
+          value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub retain_handling: Option<u8>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 1e9 => Ok(v),
+        _ => Err("expected a number of seconds greater than 0".into()),
+    }
+}
+
+/// Where `rr` takes the request's payload from: exactly one of these.
+#[derive(Args, Debug, Clone)]
+#[command(group(ArgGroup::new("request").required(true).multiple(false)))]
+pub struct RequestSource {
+    /// Send this text as the request
+    #[arg(
+        short = 'm',
+        long,
+        value_name = "MESSAGE",
+        group = "request",
+        allow_hyphen_values = true
+    )]
+    pub message: Option<OsString>,
+
+    /// Send the contents of a file as the request
+    #[arg(short = 'f', long, value_name = "FILE", group = "request", value_hint = ValueHint::FilePath)]
+    pub file: Option<PathBuf>,
+
+    /// Send all of stdin as the request
+    #[arg(short = 's', long = "stdin-file", group = "request")]
+    pub stdin_file: bool,
+
+    /// Send an empty request
+    #[arg(short = 'n', long = "null-message", group = "request")]
+    pub null_message: bool,
+}
+
+/// `mqtk rr` (the help text is on `Command::Request`).
+#[derive(Args, Debug, Clone)]
+pub struct RequestArgs {
+    /// Topic to publish the request to
+    #[arg(short = 't', long, value_name = "TOPIC")]
+    pub topic: Option<String>,
+
+    /// Topic to wait for the response on
+    #[arg(short = 'e', long = "response-topic", value_name = "TOPIC")]
+    pub response_topic: String,
+
+    #[command(flatten)]
+    pub source: RequestSource,
+
+    /// Quality of service of the request and of the response subscription: 0, 1 or 2
+    #[arg(short = 'q', long, env = "MQTK_QOS", value_name = "QOS", default_value_t = 0,
+          value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub qos: u8,
+
+    /// Exit with status 27 ("timed out") when no response came within SECS seconds
+    #[arg(short = 'W', value_name = "SECS", value_parser = parse_timeout)]
+    pub timeout: Option<f64>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
 /// `mqtk passwd` (the help text is on `Command::Passwd`: a variant's doc comment wins).
 #[derive(Args, Debug, Clone)]
 #[command(after_help = "Exit codes: 0 done (--verify: the password matches); \
@@ -669,6 +877,8 @@ impl Command {
     pub fn quiet(&self) -> bool {
         match self {
             Command::Publish(a) => a.conn.quiet,
+            Command::Subscribe(a) => a.conn.quiet,
+            Command::Request(a) => a.conn.quiet,
             Command::Certgen(_) | Command::Generate(_) => false,
             Command::Passwd(_) => false,
         }
@@ -677,6 +887,8 @@ impl Command {
     fn conn_mut(&mut self) -> Option<&mut ConnArgs> {
         match self {
             Command::Publish(a) => Some(&mut a.conn),
+            Command::Subscribe(a) => Some(&mut a.conn),
+            Command::Request(a) => Some(&mut a.conn),
             Command::Certgen(_) | Command::Generate(_) => None,
             Command::Passwd(_) => None,
         }

@@ -21,7 +21,6 @@ pub enum ExitStatus {
     /// 5: the broker rejected a publish or subscription.
     Rejected,
     /// 27: the -W timeout expired (same number as mosquitto_sub).
-    #[allow(dead_code)] // sub -W
     Timeout,
 }
 
@@ -94,7 +93,6 @@ pub fn rejected(message: impl Into<String>) -> Failure {
 }
 
 /// Exit 27: the -W timeout expired.
-#[allow(dead_code)] // sub -W
 pub fn timeout(message: impl Into<String>) -> Failure {
     Failure::new(ExitStatus::Timeout, message)
 }

@@ -5,7 +5,6 @@ mod cli;
 mod cmd;
 mod conn;
 mod exit;
-#[allow(dead_code)] // the output of sub and rr: pure, covered by its unit tests
 mod format;
 mod pki;
 mod pwfile;
@@ -53,6 +52,8 @@ fn main() -> ExitCode {
 async fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Publish(args) => cmd::publish::run(args).await,
+        Command::Subscribe(args) => cmd::subscribe::run(args).await,
+        Command::Request(args) => cmd::request::run(args).await,
         Command::Generate(_) | Command::Certgen(_) | Command::Passwd(_) => {
             unreachable!("handled without a runtime")
         }

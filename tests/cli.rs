@@ -30,3 +30,9 @@ mod harness;
 
 // `mqtk pub`: sources, QoS, retain, wills, properties, line mode, reconnects, exit codes.
 mod publish;
+
+// `mqtk sub`: every option against mosquitto, output formats, SUBACK refusals, signals, restarts.
+mod subscribe;
+
+// `mqtk rr`: request/response round trips on v5 and 3.1.1, timeouts and refusals.
+mod request;

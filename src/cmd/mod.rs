@@ -4,3 +4,5 @@ pub mod certgen;
 pub mod generate;
 pub mod passwd;
 pub mod publish;
+pub mod request;
+pub mod subscribe;

@@ -8,10 +8,7 @@ mod session;
 mod tls;
 mod wire;
 
-pub use config::{ConnConfig, Defaults, validate_topic_name};
+pub use config::{ConnConfig, Defaults, topic_matches, validate_topic_filter, validate_topic_name};
 pub use props::PropCommand;
-// The subscriber side (events, subscriptions) is used by `sub` and `rr`.
-#[allow(unused_imports)]
 pub use session::{Event, Message, Session, Subscription, max_payload};
-#[allow(unused_imports)]
-pub use wire::{Incoming, Reason, SubCode};
+pub use wire::{Incoming, SubCode};

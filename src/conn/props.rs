@@ -85,6 +85,18 @@ impl V5Props {
         self.will.is_some()
     }
 
+    /// `-D publish correlation-data`, which `rr` matches responses against.
+    pub fn publish_correlation_data(&self) -> Option<Bytes> {
+        self.publish.as_ref()?.correlation_data.clone()
+    }
+
+    /// Whether `-D publish response-topic` was given (`rr` sets it from -e).
+    pub fn has_publish_response_topic(&self) -> bool {
+        self.publish
+            .as_ref()
+            .is_some_and(|p| p.response_topic.is_some())
+    }
+
     pub fn parse(groups: &[Vec<String>], allowed: &[PropCommand]) -> Result<V5Props, Failure> {
         let mut p = V5Props::default();
         for words in groups {

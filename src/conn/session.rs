@@ -68,14 +68,17 @@ pub struct Subscription {
 
 /// What a subscriber sees.
 #[derive(Debug)]
-#[allow(dead_code)]
 pub enum Event {
     Message(Incoming),
     /// The broker answered our SUBSCRIBE (first connect, or after a reconnect).
     SubAck(Vec<SubCode>),
-    /// The connection was lost; the session is reconnecting with backoff.
-    Lost(String),
+    /// The broker answered one of the UNSUBSCRIBEs (one per filter given to `connect_with`).
+    UnsubAck,
+    /// The connection was lost; the session is reconnecting with backoff (and has already told
+    /// the user why, unless --quiet).
+    Lost(#[allow(dead_code)] String),
     Reconnected {
+        #[allow(dead_code)] // part of the event's meaning; sub and rr only need "it is back"
         session_present: bool,
     },
 }
@@ -113,6 +116,9 @@ pub struct Session {
     // Subscriptions and what the caller has not consumed yet.
     subscriptions: Vec<Subscription>,
     sub_props: Option<rumqttc::v5::mqttbytes::v5::SubscribeProperties>,
+    /// `sub -U`: sent after the subscriptions, whenever they are (as mosquitto_sub does).
+    unsubscriptions: Vec<String>,
+    unsub_props: Option<rumqttc::v5::mqttbytes::v5::UnsubscribeProperties>,
     subscribed_once: bool,
     events: VecDeque<Event>,
     disconnecting: bool,
@@ -127,6 +133,17 @@ impl Session {
     pub async fn connect(
         cfg: &ConnConfig,
         subscriptions: Vec<Subscription>,
+    ) -> anyhow::Result<Session> {
+        Session::connect_with(cfg, subscriptions, Vec::new()).await
+    }
+
+    /// `connect`, plus filters to UNSUBSCRIBE from right after subscribing: on the first
+    /// CONNACK (so `-c` sessions the broker kept lose them) and after every reconnect that
+    /// re-subscribes.
+    pub async fn connect_with(
+        cfg: &ConnConfig,
+        subscriptions: Vec<Subscription>,
+        unsubscriptions: Vec<String>,
     ) -> anyhow::Result<Session> {
         // In-flight window: QoS 1/2 are bounded by -M (v3.1.1 QoS 2 above 20 loses messages on
         // mosquitto, reference/rust-stack.md §1.8, so -M defaults to 20). QoS 0 has no acks,
@@ -176,6 +193,8 @@ impl Session {
             unsent: VecDeque::new(),
             subscriptions,
             sub_props: cfg.props.subscribe.clone(),
+            unsubscriptions,
+            unsub_props: cfg.props.unsubscribe.clone(),
             subscribed_once: false,
             events: VecDeque::new(),
             disconnecting: false,
@@ -234,14 +253,21 @@ impl Session {
         Ok(())
     }
 
-    /// Messages not yet acknowledged.
-    #[allow(dead_code)]
-    pub fn outstanding(&self) -> usize {
-        self.store.len()
+    /// The next event if one is already here, without waiting for the network. `sub` batches
+    /// its output while this returns events and flushes when it returns `None`.
+    pub fn try_next_event(&mut self) -> anyhow::Result<Option<Event>> {
+        loop {
+            if let Some(e) = self.events.pop_front() {
+                return Ok(Some(e));
+            }
+            match self.from_driver.try_recv() {
+                Ok(msg) => self.handle(msg)?,
+                Err(_) => return Ok(None),
+            }
+        }
     }
 
-    /// The next thing a subscriber should see.
-    #[allow(dead_code)]
+    /// The next thing a subscriber should see. Cancel-safe: it only awaits a channel.
     pub async fn next_event(&mut self) -> anyhow::Result<Event> {
         loop {
             if let Some(e) = self.events.pop_front() {
@@ -296,15 +322,20 @@ impl Session {
     }
 
     fn push_subscriptions(&mut self) -> anyhow::Result<()> {
-        if self.subscriptions.is_empty() {
+        if self.subscriptions.is_empty() && self.unsubscriptions.is_empty() {
             return Ok(());
         }
         let gate = self.gate.lock().unwrap();
         if gate.is_none() || *gate != self.generation {
             return Ok(());
         }
-        self.client
-            .subscribe(&self.subscriptions, self.sub_props.as_ref())?;
+        if !self.subscriptions.is_empty() {
+            self.client
+                .subscribe(&self.subscriptions, self.sub_props.as_ref())?;
+        }
+        for filter in &self.unsubscriptions {
+            self.client.unsubscribe(filter, self.unsub_props.as_ref())?;
+        }
         Ok(())
     }
 
@@ -313,6 +344,10 @@ impl Session {
         let Some(msg) = self.from_driver.recv().await else {
             anyhow::bail!("the connection task stopped unexpectedly");
         };
+        self.handle(msg)
+    }
+
+    fn handle(&mut self, msg: FromDriver) -> anyhow::Result<()> {
         match msg {
             FromDriver::Connected {
                 generation,
@@ -384,6 +419,7 @@ impl Session {
             Ev::PubComp { pkid, reason } => self.acked(pkid, reason)?,
             Ev::Publish(m) => self.events.push_back(Event::Message(m)),
             Ev::SubAck { codes, .. } => self.events.push_back(Event::SubAck(codes)),
+            Ev::UnsubAck { .. } => self.events.push_back(Event::UnsubAck),
             _ => {}
         }
         Ok(())

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use rumqttc::v5::mqttbytes::v5::{
     Packet as Packet5, PubAckReason, PubCompReason, PubRecReason, PublishProperties,
-    SubscribeProperties, SubscribeReasonCode as Sub5,
+    SubscribeProperties, SubscribeReasonCode as Sub5, UnsubscribeProperties,
 };
 use rumqttc::{Outgoing, TlsConfiguration, Transport};
 
@@ -20,7 +20,6 @@ use crate::exit::{self, Failure};
 
 /// An incoming PUBLISH.
 #[derive(Debug, Clone)]
-#[allow(dead_code)] // read by sub and rr
 pub struct Incoming {
     pub topic: String,
     pub payload: Bytes,
@@ -30,6 +29,32 @@ pub struct Incoming {
     pub pkid: u16,
     /// v5 only.
     pub properties: Option<PublishProperties>,
+}
+
+impl Incoming {
+    /// The v5 properties as the output formatter sees them (`None` on MQTT 3.1.1).
+    pub fn format_properties(&self) -> Option<crate::format::Properties> {
+        let p = self.properties.as_ref()?;
+        Some(crate::format::Properties {
+            payload_format_indicator: p.payload_format_indicator,
+            message_expiry_interval: p.message_expiry_interval,
+            topic_alias: p.topic_alias,
+            content_type: p.content_type.clone(),
+            response_topic: p.response_topic.clone(),
+            correlation_data: p.correlation_data.as_ref().map(|c| c.to_vec()),
+            subscription_identifiers: p
+                .subscription_identifiers
+                .iter()
+                .map(|&id| u32::try_from(id).unwrap_or(u32::MAX))
+                .collect(),
+            user_properties: p.user_properties.clone(),
+        })
+    }
+
+    /// The v5 correlation data, for matching a response to its request.
+    pub fn correlation_data(&self) -> Option<&[u8]> {
+        self.properties.as_ref()?.correlation_data.as_deref()
+    }
 }
 
 /// A v5 reason code with its name in words ("not authorized").
@@ -354,11 +379,18 @@ impl Client {
         Ok(())
     }
 
-    #[allow(dead_code)] // sub -U
-    pub fn unsubscribe(&self, filter: &str) -> anyhow::Result<()> {
+    /// One UNSUBSCRIBE per filter (rumqttc sends one filter per packet).
+    pub fn unsubscribe(
+        &self,
+        filter: &str,
+        props: Option<&UnsubscribeProperties>,
+    ) -> anyhow::Result<()> {
         match self {
             Client::V4(c) => c.try_unsubscribe(filter)?,
-            Client::V5(c) => c.try_unsubscribe(filter)?,
+            Client::V5(c) => match props {
+                Some(p) => c.try_unsubscribe_with_properties(filter, p.clone())?,
+                None => c.try_unsubscribe(filter)?,
+            },
         }
         Ok(())
     }

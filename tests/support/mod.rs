@@ -620,3 +620,233 @@ pub fn status_and_stderr(out: &std::process::Output) -> (Option<i32>, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// An `mqtk` child in the background (`sub`, `rr`), its stdout and stderr collected as they come.
+pub struct MqtkChild {
+    child: Child,
+    stdout: Arc<Mutex<Vec<u8>>>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+}
+
+fn collect(mut from: impl Read + Send + 'static) -> Arc<Mutex<Vec<u8>>> {
+    let buf: Arc<Mutex<Vec<u8>>> = Arc::default();
+    let to = buf.clone();
+    thread::spawn(move || {
+        let mut chunk = [0u8; 8192];
+        while let Ok(n) = from.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            to.lock().unwrap().extend_from_slice(&chunk[..n]);
+        }
+    });
+    buf
+}
+
+impl MqtkChild {
+    /// Starts `mqtk <args>` with stdout and stderr captured.
+    pub fn spawn(args: &[&str]) -> MqtkChild {
+        let mut child = std_cmd()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn mqtk");
+        let stdout = collect(child.stdout.take().unwrap());
+        let stderr = collect(child.stderr.take().unwrap());
+        MqtkChild {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Starts `mqtk <args> -d` and returns once it has printed "received SUBACK": from then on
+    /// the broker delivers to it, so a test can publish without sleeping.
+    pub fn subscribed(args: &[&str]) -> MqtkChild {
+        let mut all = args.to_vec();
+        all.push("-d");
+        let c = MqtkChild::spawn(&all);
+        c.wait_stderr("received SUBACK", Duration::from_secs(10));
+        c
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned()
+    }
+
+    pub fn stdout_bytes(&self) -> Vec<u8> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until stderr contains `needle`, or panics with what it has.
+    pub fn wait_stderr(&self, needle: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while !self.stderr().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} on stderr within {limit:?}; stderr:\n{}",
+                self.stderr()
+            );
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Waits until stdout holds at least `n` lines and returns them all.
+    pub fn wait_lines(&self, n: usize, limit: Duration) -> Vec<String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let out = self.stdout();
+            if out.matches('\n').count() >= n {
+                return out.lines().map(str::to_string).collect();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{n} lines expected within {limit:?}; stdout:\n{out}\nstderr:\n{}",
+                self.stderr()
+            );
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Waits for the exit (killing it after `limit`, then panicking) and returns the code.
+    pub fn wait(&mut self, limit: Duration) -> i32 {
+        let status = self.wait_status(limit);
+        status
+            .code()
+            .unwrap_or_else(|| panic!("mqtk died of a signal: {status}"))
+    }
+
+    /// Same as [`MqtkChild::wait`], for a child that may die of a signal.
+    pub fn wait_status(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Let the reader threads drain the pipes.
+                thread::sleep(Duration::from_millis(20));
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "mqtk did not exit within {limit:?}; stdout:\n{}\nstderr:\n{}",
+                    self.stdout(),
+                    self.stderr()
+                );
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Sends a signal by name (`TERM`, `INT`, `KILL`).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for MqtkChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `mosquitto_pub -h 127.0.0.1 -p PORT <args>` and asserts it succeeded.
+pub fn mosquitto_pub(broker: &Broker, args: &[&str]) {
+    let out = Command::new("mosquitto_pub")
+        .args(broker.args())
+        .args(args)
+        .output()
+        .expect("mosquitto_pub (apt-get install mosquitto-clients)");
+    assert!(
+        out.status.success(),
+        "mosquitto_pub {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A broker with mosquitto's dynamic-security plugin, which (unlike `acl_file`) refuses
+/// SUBSCRIBEs. Anonymous clients may publish anywhere and subscribe nowhere; the user
+/// `reader` (password `readerpw`) may subscribe to `allowed/#` only.
+pub fn dynsec_broker() -> Broker {
+    let plugin = [
+        "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so",
+        "/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so",
+        "/usr/lib/mosquitto_dynamic_security.so",
+        "/usr/local/lib/mosquitto_dynamic_security.so",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists())
+    .expect("mosquitto_dynamic_security.so not found (Debian's mosquitto package ships it)");
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("dynsec.json");
+    let ok = Command::new("mosquitto_ctrl")
+        .args(["dynsec", "init"])
+        .arg(&json)
+        .args(["admin", "adminpw"])
+        .output()
+        .expect("mosquitto_ctrl (apt-get install mosquitto-clients)");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // The plugin's file lives in the broker's own directory, removed with it.
+    let broker = Broker::start_in(
+        dir,
+        BrokerConfig::plain()
+            .global_line(format!("plugin {plugin}"))
+            .global_line(format!("plugin_opt_config_file {}", json.display())),
+    );
+    let port = broker.port.to_string();
+    for cmd in [
+        // Anonymous clients get only what the anonymous group's roles allow.
+        &["createRole", "writer"][..],
+        &["addRoleACL", "writer", "publishClientSend", "#", "allow"],
+        &["createGroup", "anonymous"],
+        &["addGroupRole", "anonymous", "writer"],
+        &["setAnonymousGroup", "anonymous"],
+        &["createClient", "reader", "-p", "readerpw"],
+        &["createRole", "reader"],
+        &[
+            "addRoleACL",
+            "reader",
+            "subscribePattern",
+            "allowed/#",
+            "allow",
+        ],
+        &["addClientRole", "reader", "reader"],
+    ] {
+        let out = Command::new("mosquitto_ctrl")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-u",
+                "admin",
+                "-P",
+                "adminpw",
+            ])
+            .arg("dynsec")
+            .args(cmd)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mosquitto_ctrl dynsec {cmd:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    broker
+}

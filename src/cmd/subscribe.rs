@@ -1,0 +1,426 @@
+//! `mqtk sub`: subscribe, print every message the moment it arrives, and stop on -C, -E, -W,
+//! `--retained-only`, Ctrl-C/SIGTERM or a closed stdout.
+//!
+//! The per-message order is mosquitto_sub's (reference/mosquitto-clients.md §3.2):
+//! `--retained-only` ends the run at the first live message, `-R` and `-T` skip (not counted),
+//! `--remove-retained` clears, then the message is printed and counted for `-C`. Where
+//! mosquitto_sub is wrong we are not: `--remove-retained -C N` waits for the clears to be
+//! acknowledged and exits (mosquitto hangs), a refusal of every filter exits 5 (mosquitto: 0),
+//! and a signal sends a normal DISCONNECT, so the broker drops the Will (mosquitto 2.0's v5
+//! client asks the broker to publish it).
+//!
+//! `Printer` and `Signals` are shared with `rr`.
+
+use std::collections::HashSet;
+use std::io::{self, Write};
+use std::os::fd::AsFd;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::time::Instant;
+
+use crate::cli::{OutputArgs, OutputFormat, Protocol, SubscribeArgs};
+use crate::conn::{
+    ConnConfig, Defaults, Event, Incoming, Message, PropCommand, Session, SubCode, Subscription,
+    topic_matches, validate_topic_filter,
+};
+use crate::exit::{self, Failure, usage};
+use crate::format::{self, Output, OutputKind, OutputSpec, Zone};
+
+const DEFAULTS: Defaults = Defaults {
+    protocol: Protocol::V311,
+    property_commands: &[
+        PropCommand::Connect,
+        PropCommand::Will,
+        PropCommand::Subscribe,
+        PropCommand::Unsubscribe,
+    ],
+};
+
+/// Output is written in one `write` per batch; a batch ends when no further message is already
+/// waiting, or at this size.
+const BATCH_BYTES: usize = 64 * 1024;
+
+/// What the flags ask for, validated.
+struct Plan {
+    filters: Vec<String>,
+    unsubscribe: Vec<String>,
+    filter_out: Vec<String>,
+    count: Option<u64>,
+    exit_after_suback: bool,
+    no_retained: bool,
+    retained_only: bool,
+    remove_retained: bool,
+}
+
+impl Plan {
+    fn from_args(args: &SubscribeArgs, cfg: &ConnConfig) -> Result<Plan, Failure> {
+        let check = |what: &str, list: &[String]| -> Result<(), Failure> {
+            for f in list {
+                validate_topic_filter(f).map_err(|e| usage(format!("invalid {what}: {e}")))?;
+            }
+            Ok(())
+        };
+        // As mosquitto_sub: the topic of a -L URL is one more filter.
+        let mut filters = args.topics.clone();
+        filters.extend(cfg.url_topic.clone());
+        check("topic filter (-t)", &filters)?;
+        check("filter (-T)", &args.filter_out)?;
+        check("unsubscribe filter (-U)", &args.unsubscribe)?;
+        if filters.is_empty() && args.unsubscribe.is_empty() {
+            return Err(usage(
+                "no topic: give -t FILTER (or -U FILTER to only unsubscribe)",
+            ));
+        }
+        if cfg.protocol == Protocol::V311 {
+            let v5_only = [
+                (args.no_local, "--no-local"),
+                (args.retain_as_published, "--retain-as-published"),
+                (args.retain_handling.is_some(), "--retain-handling"),
+            ];
+            if let Some((_, flag)) = v5_only.iter().find(|(set, _)| *set) {
+                return Err(usage(format!(
+                    "{flag} is a subscription option of MQTT v5; add -V 5"
+                )));
+            }
+        }
+        Ok(Plan {
+            filters,
+            unsubscribe: args.unsubscribe.clone(),
+            filter_out: args.filter_out.clone(),
+            count: args.count,
+            exit_after_suback: args.exit_after_suback,
+            no_retained: args.no_retained,
+            retained_only: args.retained_only,
+            remove_retained: args.remove_retained,
+        })
+    }
+
+    fn subscriptions(&self, args: &SubscribeArgs, protocol: Protocol) -> Vec<Subscription> {
+        // v5 lets the broker skip retained messages for -R instead of sending them for nothing.
+        let retain_handling = match args.retain_handling {
+            Some(rh) => rh,
+            None if args.no_retained && protocol == Protocol::V5 => 2,
+            None => 0,
+        };
+        self.filters
+            .iter()
+            .map(|f| Subscription {
+                filter: f.clone(),
+                qos: args.qos,
+                no_local: args.no_local,
+                retain_as_published: args.retain_as_published,
+                retain_handling,
+            })
+            .collect()
+    }
+}
+
+/// Why the receive loop ended without an error.
+enum Stop {
+    Done,
+    TimedOut,
+}
+
+pub async fn run(args: SubscribeArgs) -> anyhow::Result<()> {
+    let cfg = ConnConfig::from_args(&args.conn, &DEFAULTS)?;
+    let plan = Plan::from_args(&args, &cfg)?;
+    let mut printer = Printer::new(output(&args.output)?, "sub", cfg.quiet)?;
+    let mut signals = Signals::new()?;
+    // Over the whole run: a broker that cannot be reached counts against -W too.
+    let deadline = args
+        .timeout
+        .map(|s| Instant::now() + Duration::from_secs_f64(s));
+    let subscriptions = plan.subscriptions(&args, cfg.protocol);
+    let mut session = tokio::select! {
+        s = Session::connect_with(&cfg, subscriptions, plan.unsubscribe.clone()) => s?,
+        _ = signals.recv() => return Ok(()),
+        _ = sleep_until(deadline) => return Err(timed_out().into()),
+    };
+    let result = receive(&mut session, &plan, &mut printer, &mut signals, deadline).await;
+    // What was rendered is printed whatever ended the run (-C's last message, a signal).
+    let result = match printer.flush() {
+        Ok(()) => result,
+        Err(e) => Err(e.into()),
+    };
+    finish(session, result, &mut signals, deadline).await
+}
+
+async fn receive(
+    session: &mut Session,
+    plan: &Plan,
+    printer: &mut Printer,
+    signals: &mut Signals,
+    deadline: Option<Instant>,
+) -> anyhow::Result<Stop> {
+    let mut printed = 0u64;
+    let mut suback_seen = plan.filters.is_empty();
+    let mut unsubacks_due = plan.unsubscribe.len();
+    let mut warned = false;
+    // Topics we cleared: the broker forwards each clear back to us as an empty live message,
+    // which is our own echo, not news (it must not count for -C or end --retained-only).
+    let mut cleared: HashSet<String> = HashSet::new();
+    loop {
+        // While output is waiting to be written, take what has already arrived without
+        // waiting; once nothing has (or a batch is full), write, and wait watching the clock
+        // and the signals too. So each message is out before we wait for the next.
+        let ready = if printer.pending() > 0 && printer.pending() < BATCH_BYTES {
+            session.try_next_event()?
+        } else {
+            None
+        };
+        let event = match ready {
+            Some(e) => e,
+            None => {
+                printer.flush()?;
+                tokio::select! {
+                    biased;
+                    _ = signals.recv() => return Ok(Stop::Done),
+                    _ = sleep_until(deadline) => return Ok(Stop::TimedOut),
+                    e = session.next_event() => e?,
+                }
+            }
+        };
+        match event {
+            Event::SubAck(codes) => {
+                check_suback(&plan.filters, &codes, &mut warned, printer.quiet)?;
+                suback_seen = true;
+            }
+            Event::UnsubAck => unsubacks_due = unsubacks_due.saturating_sub(1),
+            Event::Message(m) => {
+                if !m.retain && m.payload.is_empty() && cleared.remove(&m.topic) {
+                    continue;
+                }
+                if plan.retained_only && !m.retain {
+                    return Ok(Stop::Done);
+                }
+                if m.retain && plan.no_retained {
+                    continue;
+                }
+                if plan.filter_out.iter().any(|f| topic_matches(f, &m.topic)) {
+                    continue;
+                }
+                if plan.remove_retained && m.retain {
+                    session
+                        .publish(Message::new(m.topic.clone(), Bytes::new(), 1, true))
+                        .await?;
+                    cleared.insert(m.topic.clone());
+                }
+                if printer.add(&m) {
+                    printed += 1;
+                    if plan.count == Some(printed) {
+                        return Ok(Stop::Done);
+                    }
+                }
+            }
+            Event::Lost(_) | Event::Reconnected { .. } => {}
+        }
+        if plan.exit_after_suback && suback_seen && unsubacks_due == 0 {
+            return Ok(Stop::Done);
+        }
+    }
+}
+
+/// Every filter refused: exit 5. Some refused: one warning, and carry on with the rest.
+fn check_suback(
+    filters: &[String],
+    codes: &[SubCode],
+    warned: &mut bool,
+    quiet: bool,
+) -> Result<(), Failure> {
+    let refused: Vec<String> = filters
+        .iter()
+        .zip(codes)
+        .filter_map(|(f, c)| match c {
+            SubCode::Refused(r) => Some(format!("{f:?}: {}, 0x{:02x}", r.text, r.code)),
+            SubCode::Granted(_) => None,
+        })
+        .collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    if refused.len() == codes.len() {
+        let mut f = exit::rejected(format!(
+            "the broker refused every subscription ({})",
+            refused.join("; ")
+        ));
+        if refused
+            .iter()
+            .any(|r| r.contains("0x87") || r.contains("0x80"))
+        {
+            f = f.with_hint("the broker's access control does not let this client read there");
+        }
+        return Err(f);
+    }
+    if !*warned && !quiet {
+        eprintln!(
+            "mqtk sub: warning: the broker refused {} ({}); still subscribed to the rest",
+            if refused.len() == 1 {
+                "one subscription".to_string()
+            } else {
+                format!("{} subscriptions", refused.len())
+            },
+            refused.join("; ")
+        );
+    }
+    *warned = true;
+    Ok(())
+}
+
+/// After the loop: wait for our own publishes (`--remove-retained`) and say goodbye.
+async fn finish(
+    mut session: Session,
+    result: anyhow::Result<Stop>,
+    signals: &mut Signals,
+    deadline: Option<Instant>,
+) -> anyhow::Result<()> {
+    let result = match result {
+        Ok(Stop::Done) => {
+            // The clears must be acknowledged before we exit (mosquitto_sub hangs here). A
+            // second signal or the -W deadline cuts the wait short.
+            tokio::select! {
+                r = session.flush() => r.map(|()| Stop::Done),
+                _ = signals.recv() => Ok(Stop::Done),
+                _ = sleep_until(deadline) => Ok(Stop::TimedOut),
+            }
+        }
+        other => other,
+    };
+    // A normal DISCONNECT makes the broker discard the Will. Bounded: with the broker gone
+    // there is nobody to say goodbye to.
+    let bye = tokio::time::timeout(Duration::from_secs(5), session.disconnect());
+    match result {
+        Ok(Stop::Done) => {
+            let _ = bye.await;
+            Ok(())
+        }
+        Ok(Stop::TimedOut) => {
+            let _ = bye.await;
+            Err(timed_out().into())
+        }
+        Err(e) => {
+            let _ = bye.await;
+            Err(e)
+        }
+    }
+}
+
+pub fn timed_out() -> Failure {
+    exit::timeout("timed out")
+}
+
+/// Sleeps until `deadline`, or forever without one.
+pub async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The output options, compiled; a bad format string is a usage error before connecting.
+pub fn output(args: &OutputArgs) -> Result<Output, Failure> {
+    Output::new(OutputSpec {
+        verbose: args.verbose,
+        no_newline: args.no_newline,
+        format_string: args.format_string.as_deref(),
+        kind: match args.format {
+            OutputFormat::Plain => OutputKind::Plain,
+            OutputFormat::Json => OutputKind::Json,
+            OutputFormat::Hex => OutputKind::Hex,
+            OutputFormat::Base64 => OutputKind::Base64,
+        },
+        pretty: args.pretty,
+        zone: Zone::Local,
+    })
+    .map_err(|e| usage(e.to_string()))
+}
+
+/// Renders messages into a buffer and writes it to stdout with one `write` per batch.
+///
+/// Writes go straight to a duplicate of fd 1, past std's line buffering, so a batch costs one
+/// system call however many lines it holds. The caller flushes whenever no further message is
+/// waiting, which is what makes every message visible the moment it arrives. A closed stdout
+/// comes back as `BrokenPipe`, which `main` turns into a quiet exit 0.
+pub struct Printer {
+    output: Output,
+    out: std::fs::File,
+    buf: Vec<u8>,
+    command: &'static str,
+    pub quiet: bool,
+}
+
+impl Printer {
+    pub fn new(output: Output, command: &'static str, quiet: bool) -> io::Result<Printer> {
+        let fd = io::stdout().as_fd().try_clone_to_owned()?;
+        Ok(Printer {
+            output,
+            out: std::fs::File::from(fd),
+            buf: Vec::with_capacity(BATCH_BYTES + 4096),
+            command,
+            quiet,
+        })
+    }
+
+    /// Renders one message; false when it was skipped (`%J` on a payload that is not JSON,
+    /// reported on stderr).
+    pub fn add(&mut self, m: &Incoming) -> bool {
+        let props = m.format_properties();
+        let msg = format::Message {
+            topic: &m.topic,
+            payload: &m.payload,
+            qos: m.qos,
+            retain: m.retain,
+            mid: m.pkid,
+            properties: props.as_ref(),
+            received: SystemTime::now(),
+        };
+        match self.output.write(&msg, &mut self.buf) {
+            Ok(()) => true,
+            Err(e) => {
+                if !self.quiet {
+                    eprintln!("mqtk {}: error: {e}", self.command);
+                }
+                false
+            }
+        }
+    }
+
+    /// Bytes rendered but not written yet.
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let r = self.out.write_all(&self.buf);
+        self.buf.clear();
+        r
+    }
+}
+
+/// SIGINT and SIGTERM as one stream. Installing the handlers replaces the default "die at
+/// once", so a signal becomes a clean DISCONNECT.
+pub struct Signals {
+    int: Signal,
+    term: Signal,
+}
+
+impl Signals {
+    pub fn new() -> io::Result<Signals> {
+        Ok(Signals {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// Waits for the next SIGINT or SIGTERM. Cancel-safe.
+    pub async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+    }
+}
