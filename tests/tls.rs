@@ -7,7 +7,8 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use crate::support::{
-    Broker, BrokerConfig, MosquittoSub, Pki, cmd, status_and_stderr, unique_id, unique_topic,
+    Broker, BrokerConfig, MosquittoSub, MqtkChild, Pki, cmd, status_and_stderr, unique_id,
+    unique_topic,
 };
 
 /// `mqtk pub` at QoS 1 to `host` and the broker's port, with extra arguments.
@@ -88,6 +89,47 @@ fn pub_over_tls_with_cafile_reaches_mosquitto_sub_over_tls() {
     assert_eq!(
         sub.take(2, Duration::from_secs(10)),
         ["over tls v311", "over tls v5"]
+    );
+}
+
+#[test]
+fn mosquitto_pub_over_tls_reaches_mqtk_sub_over_tls() {
+    let pki = Pki::new(&["--client", "reader", "--client", "writer"]);
+    let broker = tls_broker(&pki);
+    let ca = pki.ca();
+    let topic = unique_topic("tlsrev");
+    let port = broker.port.to_string();
+    let (cert, key) = (pki.path("client-reader.crt"), pki.path("client-reader.key"));
+    let sub = MqtkChild::subscribed(&[
+        "sub",
+        "-h",
+        "localhost",
+        "-p",
+        &port,
+        "--cafile",
+        &ca,
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "-t",
+        &topic,
+        "-q",
+        "1",
+        "-V",
+        "5",
+    ]);
+    let writer = (pki.path("client-writer.crt"), pki.path("client-writer.key"));
+    let status = std::process::Command::new("mosquitto_pub")
+        .args(["-h", "localhost", "-p", &port, "--cafile", &ca])
+        .args(["--cert", &writer.0, "--key", &writer.1])
+        .args(["-t", &topic, "-m", "from mosquitto_pub over tls", "-q", "1"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        sub.wait_lines(1, Duration::from_secs(10)),
+        ["from mosquitto_pub over tls"]
     );
 }
 

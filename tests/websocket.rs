@@ -1,11 +1,13 @@
 //! MQTT over WebSockets (ws and wss) against amqtt, with -L URLs and with --ws -h -p.
-//! The receiving side is mosquitto_sub on amqtt's plain TCP listener.
+//! Receivers: mosquitto_sub on amqtt's plain TCP listener, and `mqtk sub` over ws.
 
 use std::process::Output;
 use std::time::Duration;
 
 use crate::support::amqtt::AmqttBroker;
-use crate::support::{MosquittoSub, Pki, cmd, status_and_stderr, unique_id, unique_topic};
+use crate::support::{
+    MosquittoSub, MqtkChild, Pki, cmd, status_and_stderr, unique_id, unique_topic,
+};
 
 fn mqtk_pub(args: &[&str], msg: &str) -> Output {
     cmd()
@@ -159,5 +161,46 @@ fn ws_mistakes_are_explained() {
     assert!(
         err.contains("--ws does not go with an mqtt:// or mqtts:// URL"),
         "{err}"
+    );
+}
+
+#[test]
+fn mqtk_sub_receives_over_ws() {
+    let broker = AmqttBroker::start(None);
+    let topic = unique_topic("wssub");
+    let port = broker.ws_port.to_string();
+    let sub = MqtkChild::subscribed(&[
+        "sub",
+        "--ws",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-t",
+        &topic,
+        "-q",
+        "1",
+        "-v",
+    ]);
+    let tcp = broker.port.to_string();
+    let status = std::process::Command::new("mosquitto_pub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &tcp,
+            "-t",
+            &topic,
+            "-m",
+            "over tcp",
+            "-q",
+            "1",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        sub.wait_lines(1, Duration::from_secs(10)),
+        [format!("{topic} over tcp")]
     );
 }
