@@ -683,6 +683,40 @@ fn persistent_session_loses_no_qos1_message_across_a_broker_restart() {
     assert!(s.stderr().contains("lost"), "{}", s.stderr());
 }
 
+/// `-C N` acknowledges only what it printed: messages that arrived in the same batch after the
+/// Nth stay with the broker, and the next run of the same persistent session prints them.
+#[test]
+fn count_leaves_unprinted_messages_with_a_persistent_session() {
+    let broker = Broker::start(BrokerConfig::plain());
+    let t = unique_topic("countacks");
+    let id = unique_id("countacks");
+    let session = ["-t", t.as_str(), "-q", "1", "-c", "-i", id.as_str()];
+    // Create the session, then queue 50 messages for it while it is away.
+    let mut first = sub(&broker, &[&session[..], &["-E"]].concat());
+    assert_eq!(first.wait(LIMIT), 0, "{}", first.stderr());
+    let input: String = (0..50).map(|n| format!("m{n}\n")).collect();
+    cmd()
+        .args(["pub"])
+        .args(broker.args())
+        .args(["-t", &t, "-q", "1", "-l"])
+        .write_stdin(input)
+        .assert()
+        .success();
+    let mut got = Vec::new();
+    for count in ["7", "20", "23"] {
+        let mut s = MqtkChild::spawn(
+            &sub_args(&broker, &[&session[..], &["-C", count]].concat())
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        );
+        assert_eq!(s.wait(LIMIT), 0, "{}", s.stderr());
+        got.extend(s.stdout().lines().map(String::from));
+    }
+    let expected: Vec<String> = (0..50).map(|n| format!("m{n}")).collect();
+    assert_eq!(got, expected);
+}
+
 #[test]
 fn clean_session_subscribes_again_after_a_broker_restart() {
     let mut broker = Broker::start(BrokerConfig::plain());

@@ -11,7 +11,7 @@
 //!
 //! `Printer` and `Signals` are shared with `rr`.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::time::{Duration, SystemTime};
@@ -22,8 +22,8 @@ use tokio::time::Instant;
 
 use crate::cli::{OutputArgs, OutputFormat, Protocol, SubscribeArgs};
 use crate::conn::{
-    ConnConfig, Defaults, Event, Incoming, Message, PropCommand, Session, SubCode, Subscription,
-    topic_matches, validate_topic_filter,
+    AckToken, ConnConfig, Defaults, Event, Incoming, Message, PropCommand, Session, SubCode,
+    Subscription, topic_matches, validate_topic_filter,
 };
 use crate::exit::{self, Failure, usage};
 use crate::format::{self, Output, OutputKind, OutputSpec, Zone};
@@ -123,8 +123,14 @@ enum Stop {
     TimedOut,
 }
 
+/// How many recent packet ids are remembered to recognise a redelivery after a reconnect.
+const RECENT_IDS: usize = 128;
+
 pub async fn run(args: SubscribeArgs) -> anyhow::Result<()> {
-    let cfg = ConnConfig::from_args(&args.conn, &DEFAULTS)?;
+    let mut cfg = ConnConfig::from_args(&args.conn, &DEFAULTS)?;
+    // Acknowledge a QoS 1/2 message only once it is written out: with -C N, whatever came after
+    // the Nth stays with the broker (and a persistent session gets it next time).
+    cfg.manual_acks = true;
     let plan = Plan::from_args(&args, &cfg)?;
     let mut printer = Printer::new(output(&args.output)?, "sub", cfg.quiet)?;
     let mut signals = Signals::new()?;
@@ -138,10 +144,20 @@ pub async fn run(args: SubscribeArgs) -> anyhow::Result<()> {
         _ = signals.recv() => return Ok(()),
         _ = sleep_until(deadline) => return Err(timed_out().into()),
     };
-    let result = receive(&mut session, &plan, &mut printer, &mut signals, deadline).await;
-    // What was rendered is printed whatever ended the run (-C's last message, a signal).
+    let mut acks = Vec::new();
+    let result = receive(
+        &mut session,
+        &plan,
+        &mut printer,
+        &mut signals,
+        deadline,
+        &mut acks,
+    )
+    .await;
+    // What was rendered is printed whatever ended the run (-C's last message, a signal), and
+    // only then acknowledged.
     let result = match printer.flush() {
-        Ok(()) => result,
+        Ok(()) => session.ack(acks.drain(..)).and(result),
         Err(e) => Err(e.into()),
     };
     finish(session, result, &mut signals, deadline).await
@@ -153,6 +169,7 @@ async fn receive(
     printer: &mut Printer,
     signals: &mut Signals,
     deadline: Option<Instant>,
+    acks: &mut Vec<AckToken>,
 ) -> anyhow::Result<Stop> {
     let mut printed = 0u64;
     let mut suback_seen = plan.filters.is_empty();
@@ -161,6 +178,13 @@ async fn receive(
     // Topics we cleared: the broker forwards each clear back to us as an empty live message,
     // which is our own echo, not news (it must not count for -C or end --retained-only).
     let mut cleared: HashSet<String> = HashSet::new();
+    // Packet ids of the last QoS 1/2 messages handled on this connection, and on the one
+    // before. A message acknowledged just before a connection broke may not have had its ack
+    // written; the resumed session sends it again, flagged dup with the same id: skip it
+    // rather than print it twice. Only the most recent ids count (the broker keeps at most a
+    // few dozen messages in flight), so an id reused for a new message is not mistaken.
+    let mut handled_now: VecDeque<u16> = VecDeque::with_capacity(RECENT_IDS);
+    let mut handled_before: VecDeque<u16> = VecDeque::new();
     loop {
         // While output is waiting to be written, take what has already arrived without
         // waiting; once nothing has (or a batch is full), write, and wait watching the clock
@@ -174,6 +198,7 @@ async fn receive(
             Some(e) => e,
             None => {
                 printer.flush()?;
+                session.ack(acks.drain(..))?;
                 tokio::select! {
                     biased;
                     _ = signals.recv() => return Ok(Stop::Done),
@@ -189,12 +214,26 @@ async fn receive(
             }
             Event::UnsubAck => unsubacks_due = unsubacks_due.saturating_sub(1),
             Event::Message(m) => {
+                if m.qos > 0 {
+                    if m.dup && handled_before.contains(&m.pkid) {
+                        handled_before.retain(|&p| p != m.pkid);
+                        acks.push(m.ack_token());
+                        continue;
+                    }
+                    if handled_now.len() == RECENT_IDS {
+                        handled_now.pop_front();
+                    }
+                    handled_now.push_back(m.pkid);
+                }
                 if !m.retain && m.payload.is_empty() && cleared.remove(&m.topic) {
+                    acks.push(m.ack_token());
                     continue;
                 }
+                // Not printed, so not acknowledged: a persistent session keeps it.
                 if plan.retained_only && !m.retain {
                     return Ok(Stop::Done);
                 }
+                acks.push(m.ack_token());
                 if m.retain && plan.no_retained {
                     continue;
                 }
@@ -214,7 +253,12 @@ async fn receive(
                     }
                 }
             }
-            Event::Lost(_) | Event::Reconnected { .. } => {}
+            Event::Lost(_) => handled_before = std::mem::take(&mut handled_now),
+            Event::Reconnected { session_present } => {
+                if !session_present {
+                    handled_before.clear();
+                }
+            }
         }
         if plan.exit_after_suback && suback_seen && unsubacks_due == 0 {
             return Ok(Stop::Done);

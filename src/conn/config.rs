@@ -101,6 +101,9 @@ pub struct ConnConfig {
     pub quiet: bool,
     /// The topic part of a -L URL, for commands that take a topic.
     pub url_topic: Option<String>,
+    /// Acknowledge incoming QoS 1/2 messages only when the command says so (`Session::ack`):
+    /// `sub` acknowledges what it has written out, so `-C N` leaves the rest with the broker.
+    pub manual_acks: bool,
     /// Set when the endpoint uses TLS (mqtts, wss).
     pub tls: Option<Tls>,
 }
@@ -315,6 +318,7 @@ impl ConnConfig {
             debug: args.debug,
             quiet: args.quiet,
             url_topic: url.and_then(|u| u.topic),
+            manual_acks: false,
             tls,
         })
     }

@@ -11,4 +11,4 @@ mod wire;
 pub use config::{ConnConfig, Defaults, topic_matches, validate_topic_filter, validate_topic_name};
 pub use props::PropCommand;
 pub use session::{Event, Message, Session, Subscription, max_payload};
-pub use wire::{Incoming, SubCode};
+pub use wire::{AckToken, Incoming, SubCode};

@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::config::{ConnConfig, Endpoint, MAX_PACKET};
-use super::wire::{self, Ev, Incoming, Reason, SubCode};
+use super::wire::{self, AckToken, Ev, Incoming, Reason, SubCode};
 use crate::cli::Protocol;
 use crate::exit::{self, Failure};
 
@@ -267,6 +267,23 @@ impl Session {
         }
     }
 
+    /// Acknowledges received messages, in the order given (MQTT wants receive order). Only
+    /// meaningful with `ConnConfig::manual_acks`; QoS 0 needs none, and a message from an
+    /// earlier connection is not acknowledged on this one (the broker sends it again).
+    pub fn ack(&mut self, tokens: impl IntoIterator<Item = AckToken>) -> anyhow::Result<()> {
+        let gate = self.gate.lock().unwrap();
+        for t in tokens {
+            if t.qos > 0
+                && gate.is_some()
+                && *gate == self.generation
+                && Some(t.generation) == *gate
+            {
+                self.client.ack(t)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The next thing a subscriber should see. Cancel-safe: it only awaits a channel.
     pub async fn next_event(&mut self) -> anyhow::Result<Event> {
         loop {
@@ -417,7 +434,10 @@ impl Session {
                 reason: Some(r),
             } => self.acked(pkid, Some(r))?,
             Ev::PubComp { pkid, reason } => self.acked(pkid, reason)?,
-            Ev::Publish(m) => self.events.push_back(Event::Message(m)),
+            Ev::Publish(mut m) => {
+                m.generation = self.generation.unwrap_or(0);
+                self.events.push_back(Event::Message(m))
+            }
             Ev::SubAck { codes, .. } => self.events.push_back(Event::SubAck(codes)),
             Ev::UnsubAck { .. } => self.events.push_back(Event::UnsubAck),
             _ => {}
@@ -515,6 +535,13 @@ async fn drive(
                         }
                     }
                     Ev::Wrote(rumqttc::Outgoing::Disconnect) => {
+                        // Read until the broker closes: closing a socket that still holds
+                        // unread data makes the kernel send a reset, which throws away what
+                        // we wrote last (acks, the DISCONNECT itself), so the broker would
+                        // redeliver acknowledged messages and publish our Will. Tested by
+                        // tests/subscribe.rs `count_leaves_unprinted_messages_*`.
+                        let drain = async { while el.poll().await.is_ok() {} };
+                        let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
                         let _ = tx.send(FromDriver::Finished).await;
                         return;
                     }

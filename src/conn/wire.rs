@@ -29,9 +29,19 @@ pub struct Incoming {
     pub pkid: u16,
     /// v5 only.
     pub properties: Option<PublishProperties>,
+    /// The connection it arrived on (set by the session).
+    pub generation: u64,
 }
 
 impl Incoming {
+    pub fn ack_token(&self) -> AckToken {
+        AckToken {
+            pkid: self.pkid,
+            qos: self.qos,
+            generation: self.generation,
+        }
+    }
+
     /// The v5 properties as the output formatter sees them (`None` on MQTT 3.1.1).
     pub fn format_properties(&self) -> Option<crate::format::Properties> {
         let p = self.properties.as_ref()?;
@@ -55,6 +65,15 @@ impl Incoming {
     pub fn correlation_data(&self) -> Option<&[u8]> {
         self.properties.as_ref()?.correlation_data.as_deref()
     }
+}
+
+/// What acknowledging an incoming message takes, without holding on to its payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AckToken {
+    pub pkid: u16,
+    pub qos: u8,
+    /// Which connection it came on: an ack belongs to that connection only.
+    pub generation: u64,
 }
 
 /// A v5 reason code with its name in words ("not authorized").
@@ -249,6 +268,7 @@ pub fn build(cfg: &ConnConfig, cap: usize) -> anyhow::Result<(Client, EventLoop)
             o.set_clean_session(cfg.clean_start);
             o.set_max_packet_size(max_packet, max_packet);
             o.set_inflight(cfg.max_inflight);
+            o.set_manual_acks(cfg.manual_acks);
             if let Some(u) = &cfg.username {
                 o.set_credentials(u, cfg.password.clone().unwrap_or_default());
             }
@@ -278,6 +298,7 @@ pub fn build(cfg: &ConnConfig, cap: usize) -> anyhow::Result<(Client, EventLoop)
             o.set_clean_start(cfg.clean_start);
             o.set_max_packet_size(Some(max_packet as u32));
             o.set_outgoing_inflight_upper_limit(cfg.max_inflight);
+            o.set_manual_acks(cfg.manual_acks);
             let mut net = rumqttc::NetworkOptions::new();
             net.set_tcp_nodelay(true);
             o.set_network_options(net);
@@ -391,6 +412,24 @@ impl Client {
                 Some(p) => c.try_unsubscribe_with_properties(filter, p.clone())?,
                 None => c.try_unsubscribe(filter)?,
             },
+        }
+        Ok(())
+    }
+
+    /// PUBACK (QoS 1) or PUBREC (QoS 2) for a message received with manual acks on.
+    pub fn ack(&self, t: AckToken) -> anyhow::Result<()> {
+        match self {
+            Client::V4(c) => {
+                let mut p = rumqttc::Publish::new("", qos4(t.qos), Vec::new());
+                p.pkid = t.pkid;
+                c.try_ack(&p)?
+            }
+            Client::V5(c) => {
+                let mut p =
+                    rumqttc::v5::mqttbytes::v5::Publish::new("", qos5(t.qos), Vec::new(), None);
+                p.pkid = t.pkid;
+                c.try_ack(&p)?
+            }
         }
         Ok(())
     }
@@ -517,6 +556,7 @@ fn from_v4(ev: rumqttc::Event) -> Ev {
                 dup: p.dup,
                 pkid: p.pkid,
                 properties: None,
+                generation: 0,
             }),
             Packet::PubAck(a) => Ev::PubAck {
                 pkid: a.pkid,
@@ -569,6 +609,7 @@ fn from_v5(ev: rumqttc::v5::Event) -> Ev {
                 dup: p.dup,
                 pkid: p.pkid,
                 properties: p.properties,
+                generation: 0,
             }),
             Packet5::PubAck(a) => Ev::PubAck {
                 pkid: a.pkid,
