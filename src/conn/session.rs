@@ -176,7 +176,21 @@ impl Session {
         }
         let gate: Gate = Arc::new(Mutex::new(None));
         let (tx, rx) = mpsc::channel(1024);
-        let driver = tokio::spawn(drive(el, tx, gate.clone(), cfg.debug, cfg.endpoint.clone()));
+        // How long to read after DISCONNECT until the broker closes (see `drive`): a subscriber
+        // keeps receiving until the broker gets there; a publisher has only a ping to expect.
+        let linger = if subscriptions.is_empty() && !cfg.manual_acks {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_secs(2)
+        };
+        let driver = tokio::spawn(drive(
+            el,
+            tx,
+            gate.clone(),
+            cfg.debug,
+            cfg.endpoint.clone(),
+            linger,
+        ));
         let mut s = Session {
             client,
             from_driver: rx,
@@ -506,6 +520,7 @@ async fn drive(
     gate: Gate,
     debug: bool,
     endpoint: Endpoint,
+    linger: Duration,
 ) {
     let mut generation = 0u64;
     let mut connected_once = false;
@@ -541,7 +556,7 @@ async fn drive(
                         // redeliver acknowledged messages and publish our Will. Tested by
                         // tests/subscribe.rs `count_leaves_unprinted_messages_*`.
                         let drain = async { while el.poll().await.is_ok() {} };
-                        let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
+                        let _ = tokio::time::timeout(linger, drain).await;
                         let _ = tx.send(FromDriver::Finished).await;
                         return;
                     }
