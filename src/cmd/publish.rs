@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::ffi::OsStringExt;
+use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -74,15 +75,30 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
 
 /// Everything but -l is read before connecting, so a bad file sends nothing.
 fn read_payload(args: &PublishArgs, max: usize) -> anyhow::Result<Payload> {
+    let s = &args.source;
+    if s.stdin_line {
+        return Ok(Payload::Lines);
+    }
+    let body = read_body(s.message.as_ref(), s.file.as_deref(), s.stdin_file, max)?;
+    Ok(Payload::One(body))
+}
+
+/// One payload from -m, -f or -s (none of them: -n, empty), refused over `max` bytes. Shared
+/// by `pub` and `rr`.
+pub fn read_body(
+    message: Option<&OsString>,
+    file: Option<&Path>,
+    stdin: bool,
+    max: usize,
+) -> anyhow::Result<Bytes> {
     let too_big = |len: u64| {
         usage(format!(
             "the payload is {len} bytes; MQTT allows at most {max} with this topic"
         ))
     };
-    let s = &args.source;
-    let body = if let Some(m) = &s.message {
+    let body = if let Some(m) = message {
         Bytes::from(OsString::into_vec(m.clone()))
-    } else if let Some(path) = &s.file {
+    } else if let Some(path) = file {
         // Check the size first: no point reading 2 GB to refuse it.
         if let Ok(meta) = std::fs::metadata(path)
             && meta.len() > max as u64
@@ -92,7 +108,7 @@ fn read_payload(args: &PublishArgs, max: usize) -> anyhow::Result<Payload> {
         let data = std::fs::read(path)
             .map_err(|e| usage(format!("cannot read {} ({e})", path.display())))?;
         Bytes::from(data)
-    } else if s.stdin_file {
+    } else if stdin {
         let mut data = Vec::new();
         std::io::stdin()
             .lock()
@@ -104,15 +120,13 @@ fn read_payload(args: &PublishArgs, max: usize) -> anyhow::Result<Payload> {
             return Err(usage("stdin was empty; use -n to send an empty message").into());
         }
         Bytes::from(data)
-    } else if s.stdin_line {
-        return Ok(Payload::Lines);
     } else {
         Bytes::new()
     };
     if body.len() > max {
         return Err(too_big(body.len() as u64).into());
     }
-    Ok(Payload::One(body))
+    Ok(body)
 }
 
 async fn publish_repeated(

@@ -8,18 +8,16 @@
 //! response topic is never printed. On 3.1.1 there are no properties: the first live message on
 //! the response topic is the answer (a retained one is a leftover, never the reply).
 
-use std::ffi::OsString;
-use std::io::Read;
-use std::os::unix::ffi::OsStringExt;
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::time::Instant;
 
+use super::publish::read_body;
 use super::subscribe::{Printer, Signals, output, sleep_until, timed_out};
 use crate::cli::{Protocol, RequestArgs};
 use crate::conn::{
-    ConnConfig, Defaults, Event, Message, PropCommand, Session, SubCode, Subscription,
+    ConnConfig, Defaults, Event, Message, PropCommand, Session, SubCode, Subscription, max_payload,
     validate_topic_name,
 };
 use crate::exit::{self, usage};
@@ -51,7 +49,9 @@ pub async fn run(args: RequestArgs) -> anyhow::Result<()> {
             usage("the response topic is set with -e, not -D publish response-topic").into(),
         );
     }
-    let body = read_request(&args)?;
+    let s = &args.source;
+    let max = max_payload(&topic, args.qos, cfg.protocol);
+    let body = read_body(s.message.as_ref(), s.file.as_deref(), s.stdin_file, max)?;
     let mut printer = Printer::new(output(&args.output)?, "rr", cfg.quiet)?;
 
     let v5 = cfg.protocol == Protocol::V5;
@@ -133,27 +133,6 @@ pub async fn run(args: RequestArgs) -> anyhow::Result<()> {
     });
     let _ = bye.await;
     result
-}
-
-/// The request body, read before connecting so a bad file sends nothing.
-fn read_request(args: &RequestArgs) -> anyhow::Result<Bytes> {
-    let s = &args.source;
-    Ok(if let Some(m) = &s.message {
-        Bytes::from(OsString::into_vec(m.clone()))
-    } else if let Some(path) = &s.file {
-        let data = std::fs::read(path)
-            .map_err(|e| usage(format!("cannot read {} ({e})", path.display())))?;
-        Bytes::from(data)
-    } else if s.stdin_file {
-        let mut data = Vec::new();
-        std::io::stdin()
-            .lock()
-            .read_to_end(&mut data)
-            .map_err(|e| usage(format!("cannot read stdin ({e})")))?;
-        Bytes::from(data)
-    } else {
-        Bytes::new()
-    })
 }
 
 /// 16 random bytes as 32 hex digits: printable, so `%D` and JSON show it as text.
