@@ -310,7 +310,7 @@ _mqtk() {
             return 0
             ;;
         mqtk__subcmd__pub)
-            opts="-t -m -f -s -l -n -q -r -h -p -L -i -I -k -c -x -V -u -P -D -M -d --topic --message --file --stdin-file --stdin-line --null-message --qos --retain --repeat --repeat-delay --host --port --url --unix --id --id-prefix --keepalive --disable-clean-session --session-expiry --protocol-version --username --pw --password-file --cafile --capath --cert --key --insecure --tls-use-os-certs --tls-version --tls-alpn --ws --ws-path --will-topic --will-payload --will-qos --will-retain --property --max-inflight --debug --quiet --help"
+            opts="-t -m -f -s -l -n -q -r -h -p -L -i -I -k -c -x -V -u -P -D -M -d --topic --message --file --stdin-file --stdin-line --null-message --qos --retain --repeat --repeat-delay --host --port --url --unix --id --id-prefix --keepalive --disable-clean-session --session-expiry --protocol-version --username --pw --password-file --cafile --capath --cert --key --insecure --tls-use-os-certs --tls-version --tls-alpn --ws --ws-path --will-topic --will-payload --will-qos --will-retain --property --max-inflight --debug --quiet --profile --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -580,6 +580,10 @@ _mqtk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -588,7 +592,7 @@ _mqtk() {
             return 0
             ;;
         mqtk__subcmd__rr)
-            opts="-t -e -m -f -s -n -q -W -v -N -F -h -p -L -i -I -k -c -x -V -u -P -D -M -d --topic --response-topic --message --file --stdin-file --null-message --qos --verbose --no-newline --format --pretty --host --port --url --unix --id --id-prefix --keepalive --disable-clean-session --session-expiry --protocol-version --username --pw --password-file --cafile --capath --cert --key --insecure --tls-use-os-certs --tls-version --tls-alpn --ws --ws-path --will-topic --will-payload --will-qos --will-retain --property --max-inflight --debug --quiet --help"
+            opts="-t -e -m -f -s -n -q -W -v -N -F -h -p -L -i -I -k -c -x -V -u -P -D -M -d --topic --response-topic --message --file --stdin-file --null-message --qos --verbose --no-newline --format --pretty --host --port --url --unix --id --id-prefix --keepalive --disable-clean-session --session-expiry --protocol-version --username --pw --password-file --cafile --capath --cert --key --insecure --tls-use-os-certs --tls-version --tls-alpn --ws --ws-path --will-topic --will-payload --will-qos --will-retain --property --max-inflight --debug --quiet --profile --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -870,6 +874,10 @@ _mqtk() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -878,7 +886,7 @@ _mqtk() {
             return 0
             ;;
         mqtk__subcmd__sub)
-            opts="-t -q -T -U -C -W -E -R -v -N -F -h -p -L -i -I -k -c -x -V -u -P -D -M -d --topic --qos --filter-out --unsubscribe --retained-only --remove-retained --retain-as-published --no-local --retain-handling --verbose --no-newline --format --pretty --host --port --url --unix --id --id-prefix --keepalive --disable-clean-session --session-expiry --protocol-version --username --pw --password-file --cafile --capath --cert --key --insecure --tls-use-os-certs --tls-version --tls-alpn --ws --ws-path --will-topic --will-payload --will-qos --will-retain --property --max-inflight --debug --quiet --help"
+            opts="-t -q -T -U -C -W -E -R -v -N -F -h -p -L -i -I -k -c -x -V -u -P -D -M -d --topic --qos --filter-out --unsubscribe --retained-only --remove-retained --retain-as-published --no-local --retain-handling --verbose --no-newline --format --pretty --host --port --url --unix --id --id-prefix --keepalive --disable-clean-session --session-expiry --protocol-version --username --pw --password-file --cafile --capath --cert --key --insecure --tls-use-os-certs --tls-version --tls-alpn --ws --ws-path --will-topic --will-payload --will-qos --will-retain --property --max-inflight --debug --quiet --profile --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1135,6 +1143,10 @@ _mqtk() {
                     return 0
                     ;;
                 -M)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -64,6 +64,7 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l will-payload -d 'Paylo
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l will-qos -d 'QoS of the Last Will' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s D -l property -d 'MQTT v5 property: -D CMD NAME VALUE (user-property takes NAME VALUE)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s M -l max-inflight -d 'Maximum QoS 1/2 messages in flight at once (1 to 65535)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l profile -d 'Fill in connection flags from [profile.NAME] in $XDG_CONFIG_HOME/mqtk/config.toml' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s s -l stdin-file -d 'Send all of stdin as one payload'
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s l -l stdin-line -d 'Send each line of stdin as its own message (the newline is not sent)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s n -l null-message -d 'Send an empty payload (with -r: clear the retained message)'
@@ -113,6 +114,7 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l will-payload -d 'Paylo
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l will-qos -d 'QoS of the Last Will' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s D -l property -d 'MQTT v5 property: -D CMD NAME VALUE (user-property takes NAME VALUE)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s M -l max-inflight -d 'Maximum QoS 1/2 messages in flight at once (1 to 65535)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l profile -d 'Fill in connection flags from [profile.NAME] in $XDG_CONFIG_HOME/mqtk/config.toml' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s E -d 'Exit as soon as the broker has acknowledged the subscriptions'
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s R -d 'Do not print retained messages (v5: ask the broker not to send them)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l retained-only -d 'Print only retained messages; exit at the first message that is not retained'
@@ -166,6 +168,7 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l will-payload -d 'Payloa
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l will-qos -d 'QoS of the Last Will' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s D -l property -d 'MQTT v5 property: -D CMD NAME VALUE (user-property takes NAME VALUE)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s M -l max-inflight -d 'Maximum QoS 1/2 messages in flight at once (1 to 65535)' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l profile -d 'Fill in connection flags from [profile.NAME] in $XDG_CONFIG_HOME/mqtk/config.toml' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s s -l stdin-file -d 'Send all of stdin as the request'
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s n -l null-message -d 'Send an empty request'
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s v -l verbose -d 'Print "topic payload" ("topic (null)" for an empty payload)'

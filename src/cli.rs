@@ -394,6 +394,13 @@ pub struct ConnArgs {
     #[arg(long, env = "MQTK_QUIET")]
     pub quiet: bool,
 
+    /// Fill in connection flags from [profile.NAME] in $XDG_CONFIG_HOME/mqtk/config.toml
+    ///
+    /// Keys are the long flag names (host, port, username, password-file, cafile, ...); the
+    /// command line and MQTK_* variables win over the profile.
+    #[arg(long, env = "MQTK_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+
     /// Ids of the flags above whose value came from an `MQTK_*` variable.
     #[arg(skip)]
     pub from_env: Vec<String>,
@@ -853,7 +860,14 @@ impl Cli {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
-        let matches = Cli::command().try_get_matches_from(args)?;
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let mut matches = Cli::command().try_get_matches_from(&args)?;
+        if let Some(words) = profile_words(&matches)? {
+            // The subcommand is always the first word after the program name.
+            let mut args = args;
+            args.splice(2..2, words);
+            matches = Cli::command().try_get_matches_from(&args)?;
+        }
         let mut cli = Cli::from_arg_matches(&matches)?;
         if let Some((_, sub)) = matches.subcommand() {
             let from_env = sub
@@ -870,6 +884,46 @@ impl Cli {
         }
         Ok(cli)
     }
+}
+
+/// `--profile NAME` as extra words for the command line: only the connection flags the user
+/// gave neither on the command line nor in the environment.
+fn profile_words(matches: &clap::ArgMatches) -> Result<Option<Vec<OsString>>, clap::Error> {
+    let Some((name, sub)) = matches.subcommand() else {
+        return Ok(None);
+    };
+    let Ok(Some(profile)) = sub.try_get_one::<String>("profile") else {
+        return Ok(None);
+    };
+    let cmd = Cli::command();
+    let Some(sub_cmd) = cmd.find_subcommand(name) else {
+        return Ok(None);
+    };
+    let connection: Vec<(String, String)> = sub_cmd
+        .get_arguments()
+        .filter(|a| a.get_help_heading() == Some("Connection"))
+        .filter_map(|a| Some((a.get_long()?.to_string(), a.get_id().to_string())))
+        .collect();
+    let id_of = |long: &str| {
+        connection
+            .iter()
+            .find(|(l, _)| l == long)
+            .map(|(_, id)| id.clone())
+    };
+    let typed = |long: &str| {
+        id_of(long).is_some_and(|id| {
+            matches!(
+                sub.value_source(&id),
+                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+            )
+        })
+    };
+    // A -L URL names the broker and the user itself: the profile's must not override it.
+    let url_parts = ["host", "port", "username", "pw"];
+    let given = |long: &str| typed(long) || (url_parts.contains(&long) && typed("url"));
+    crate::profile::load(profile, |long| id_of(long).is_some(), given)
+        .map(Some)
+        .map_err(|e| clap::Error::raw(clap::error::ErrorKind::InvalidValue, e))
 }
 
 impl Command {

@@ -7,6 +7,7 @@ mod conn;
 mod exit;
 mod format;
 mod pki;
+mod profile;
 mod pwfile;
 
 use std::process::ExitCode;

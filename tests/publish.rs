@@ -438,6 +438,66 @@ fn url_gives_host_port_credentials_and_topic() {
 }
 
 #[test]
+fn profile_supplies_flags_below_the_command_line_and_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let pwfile = dir.path().join("passwd");
+    add_user(&pwfile, "sensor", "s3cret");
+    let broker = Broker::start(BrokerConfig::password(&pwfile));
+    let topic = unique_topic("profile");
+    let sub = Subscriber::start_with(&broker, &topic, 1, |o| {
+        o.set_credentials("sensor", "s3cret");
+    });
+    let secret = dir.path().join("sensor.pw");
+    std::fs::write(&secret, "s3cret\n").unwrap();
+    std::fs::create_dir_all(dir.path().join("mqtk")).unwrap();
+    std::fs::write(
+        dir.path().join("mqtk/config.toml"),
+        format!(
+            "[profile.lab]\nhost = \"127.0.0.1\"\nport = {}\nusername = \"sensor\"\n\
+             password-file = \"{}\"\nqos-does-not-exist = 1\n\n[profile.ok]\n\
+             host = \"127.0.0.1\"\nport = {}\nusername = \"sensor\"\npassword-file = \"{}\"\n",
+            broker.port,
+            secret.display(),
+            broker.port,
+            secret.display()
+        ),
+    )
+    .unwrap();
+    let xdg = dir.path().to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut c = cmd();
+        c.env("XDG_CONFIG_HOME", xdg).arg("pub").args(args);
+        c
+    };
+    run(&[
+        "--profile",
+        "ok",
+        "-t",
+        &topic,
+        "-m",
+        "from profile",
+        "-q",
+        "1",
+    ])
+    .assert()
+    .success();
+    assert_eq!(sub.take(1, WAIT)[0].payload, b"from profile");
+    // The command line and the environment win over the profile.
+    let dead = crate::support::free_port().to_string();
+    let mut c = run(&["--profile", "ok", "-p", &dead, "-t", &topic, "-m", "x"]);
+    assert!(stderr_of(&mut c, 3).contains(&format!(":{dead}")));
+    let mut c = run(&["--profile", "ok", "-t", &topic, "-m", "x"]);
+    c.env("MQTK_PORT", &dead);
+    assert!(stderr_of(&mut c, 3).contains(&format!(":{dead}")));
+    // Unknown keys and unknown profiles are usage errors.
+    let mut c = run(&["--profile", "lab", "-t", &topic, "-m", "x"]);
+    assert!(stderr_of(&mut c, 2).contains("not a connection flag"));
+    let mut c = run(&["--profile", "nope", "-t", &topic, "-m", "x"]);
+    assert!(stderr_of(&mut c, 2).contains("no [profile.nope]"));
+    sub.assert_nothing(Duration::from_millis(200));
+}
+
+#[test]
 fn environment_supplies_connection_flags() {
     let broker = Broker::start(BrokerConfig::plain());
     let topic = unique_topic("env");
