@@ -192,6 +192,49 @@ fn reconnect_during_lines_loses_nothing() {
     assert_eq!(seen, expected);
 }
 
+/// SIGTERM (`timeout 60 mqtk pub -l`) or Ctrl-C ends the input, not the delivery: what was
+/// read is delivered, then a normal DISCONNECT, so the Will stays unpublished.
+#[test]
+fn sigterm_during_lines_delivers_what_was_read_and_disconnects_cleanly() {
+    let broker = Broker::start(BrokerConfig::plain());
+    let topic = unique_topic("sigterm");
+    let will = unique_topic("sigterm-will");
+    let sub = Subscriber::start(&broker, &topic, 1);
+    let watcher = Subscriber::start(&broker, &will, 1);
+    let mut child = std_cmd()
+        .arg("pub")
+        .args(broker.args())
+        .args(["-i", &unique_id("term"), "-t", &topic, "-q", "1", "-l"])
+        .args(["--will-topic", &will, "--will-payload", "gone"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for i in 0..300 {
+        writeln!(stdin, "{i}").unwrap();
+    }
+    stdin.flush().unwrap();
+    sub.take(300, WAIT);
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // stdin stays open: only the signal can end it.
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    watcher.assert_nothing(Duration::from_millis(500));
+}
+
 #[test]
 fn retained_message_is_set_then_cleared() {
     let broker = Broker::start(BrokerConfig::plain());

@@ -11,6 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use super::subscribe::Signals;
 use crate::cli::{Protocol, PublishArgs};
 use crate::conn::{
     ConnConfig, Defaults, Message, PropCommand, Session, max_payload, validate_topic_name,
@@ -159,6 +160,10 @@ async fn publish_lines(
     let mut rx = spawn_line_reader();
     let mut ready: VecDeque<Bytes> = VecDeque::new();
     let mut eof = false;
+    // Ctrl-C or SIGTERM (`timeout 60 mqtk pub -l`) ends the input, not the delivery: what was
+    // read is published and acknowledged, then DISCONNECT (so the Will is not published).
+    let mut signals = Signals::new()?;
+    let mut stopping = false;
     loop {
         while !ready.is_empty() && session.has_room(args.qos) {
             let body = ready.pop_front().unwrap();
@@ -166,19 +171,32 @@ async fn publish_lines(
                 .publish(Message::new(topic, body, args.qos, args.retain))
                 .await?;
         }
-        if eof && ready.is_empty() {
+        if (eof || stopping) && ready.is_empty() {
             break;
         }
         tokio::select! {
-            batch = rx.recv(), if ready.is_empty() && !eof => match batch {
+            batch = rx.recv(), if ready.is_empty() && !eof && !stopping => match batch {
                 Some(Ok(lines)) => ready.extend(lines),
                 Some(Err(e)) => return Err(anyhow::Error::new(e).context("cannot read stdin")),
                 None => eof = true,
             },
+            _ = signals.recv(), if !stopping => {
+                stopping = true;
+                while let Ok(Ok(lines)) = rx.try_recv() {
+                    ready.extend(lines);
+                }
+            }
             r = session.process_next() => r?,
         }
     }
-    session.flush().await
+    // A second signal gives up waiting for the acknowledgements.
+    tokio::select! {
+        r = session.flush() => r,
+        _ = signals.recv() => Err(anyhow::anyhow!(
+            "interrupted with {} message(s) not yet acknowledged",
+            session.outstanding()
+        )),
+    }
 }
 
 /// Reads stdin on its own thread and hands lines over in batches: one wake-up per batch

@@ -222,6 +222,11 @@ impl Session {
         Ok(s)
     }
 
+    /// Messages published and not yet acknowledged (QoS 0: not yet written).
+    pub fn outstanding(&self) -> usize {
+        self.store.len()
+    }
+
     /// True when `publish` would not have to wait for the in-flight window.
     pub fn has_room(&self, qos: u8) -> bool {
         self.store.len() < self.window_for(qos)
