@@ -253,7 +253,7 @@ async fn receive(
                     }
                 }
             }
-            Event::Lost(_) => handled_before = std::mem::take(&mut handled_now),
+            Event::Lost => handled_before = std::mem::take(&mut handled_now),
             Event::Reconnected { session_present } => {
                 if !session_present {
                     handled_before.clear();

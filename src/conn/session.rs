@@ -76,9 +76,8 @@ pub enum Event {
     UnsubAck,
     /// The connection was lost; the session is reconnecting with backoff (and has already told
     /// the user why, unless --quiet).
-    Lost(#[allow(dead_code)] String),
+    Lost,
     Reconnected {
-        #[allow(dead_code)] // part of the event's meaning; sub and rr only need "it is back"
         session_present: bool,
     },
 }
@@ -422,7 +421,7 @@ impl Session {
                         self.endpoint
                     );
                 }
-                self.events.push_back(Event::Lost(why));
+                self.events.push_back(Event::Lost);
             }
             FromDriver::Fatal(f) => return Err(f.into()),
             FromDriver::Finished => self.finished = true,

@@ -753,7 +753,7 @@ pub fn classify(err: &ConnError, endpoint: &Endpoint) -> ErrClass {
                 E::NotConnAck(p) => closed_early(format!(
                     "the broker answered CONNECT with {p:?}, not CONNACK"
                 )),
-                E::MqttState(s) => lost_or_connect(s.to_string()),
+                E::MqttState(s) => ErrClass::Lost(s.to_string()),
                 E::Websocket(w) if err.connecting => connect(
                     if endpoint.tls() {
                         format!("TLS or WebSocket handshake failed: {w}")
@@ -823,10 +823,6 @@ fn tls_words(e: &rumqttc::TlsError) -> String {
         rumqttc::TlsError::Io(io) => io_words(io),
         other => other.to_string(),
     }
-}
-
-fn lost_or_connect(why: String) -> ErrClass {
-    ErrClass::Lost(why)
 }
 
 fn io_words(e: &io::Error) -> String {
