@@ -97,6 +97,18 @@ pub fn timeout(message: impl Into<String>) -> Failure {
     Failure::new(ExitStatus::Timeout, message)
 }
 
+/// A CamelCase name (a reason code's, a TLS alert's) in words: `NotAuthorized` → `not authorized`.
+pub fn words(camel: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
 /// What `main` does with an error: the status, and whether to print anything at all.
 pub struct Classified<'a> {
     pub status: ExitStatus,

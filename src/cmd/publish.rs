@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use super::subscribe::Signals;
 use crate::cli::{Protocol, PublishArgs};
 use crate::conn::{
-    ConnConfig, Defaults, Message, PropCommand, Session, max_payload, validate_topic_name,
+    ConnConfig, Defaults, Message, Options, PropCommand, Session, max_payload, validate_topic_name,
 };
 use crate::exit::usage;
 
@@ -24,6 +24,7 @@ const DEFAULTS: Defaults = Defaults {
         PropCommand::Connect,
         PropCommand::Publish,
         PropCommand::Will,
+        PropCommand::Disconnect,
     ],
 };
 
@@ -59,7 +60,11 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
 
     let max = max_payload(&topic, args.qos, cfg.protocol);
     let payload = read_payload(&args, max)?;
-    let mut session = Session::connect(&cfg, Vec::new()).await?;
+    let opts = Options {
+        max_qos: args.qos,
+        reconnect_timeout: None,
+    };
+    let mut session = Session::open(&cfg, Vec::new(), Vec::new(), opts).await?;
     let result = match payload {
         Payload::One(body) => publish_repeated(&mut session, &args, &topic, body).await,
         Payload::Lines => publish_lines(&mut session, &args, &topic).await,

@@ -29,6 +29,7 @@ const DEFAULTS: Defaults = Defaults {
         PropCommand::Publish,
         PropCommand::Will,
         PropCommand::Subscribe,
+        PropCommand::Disconnect,
     ],
 };
 

@@ -35,6 +35,7 @@ const DEFAULTS: Defaults = Defaults {
         PropCommand::Will,
         PropCommand::Subscribe,
         PropCommand::Unsubscribe,
+        PropCommand::Disconnect,
     ],
 };
 

@@ -115,7 +115,7 @@ pub struct Defaults {
 }
 
 /// The largest remaining length an MQTT packet can declare (four-byte variable integer).
-pub const MAX_PACKET: usize = 268_435_455;
+pub use super::packet::MAX_PACKET;
 
 impl ConnConfig {
     pub fn from_args(args: &ConnArgs, defaults: &Defaults) -> Result<ConnConfig, Failure> {

@@ -1,14 +1,21 @@
-//! The one module that talks to rumqttc (and, for TLS, rustls): shared flags become a
-//! validated `ConnConfig`, and a `Session` owns one connection with its delivery guarantees.
-//! A later change of MQTT library touches this module only.
+//! The one door to the network: shared flags become a validated `ConnConfig`, and a `Session`
+//! owns one connection with its delivery guarantees — our own session state (`state.rs`) and
+//! driver (`driver.rs`) on rumqttc's packet codec (`codec.rs`, the only use of rumqttc), over
+//! TCP, TLS, WebSockets or a unix socket (`transport.rs`).
 
+pub mod codec;
 mod config;
+pub mod driver;
+mod packet;
 mod props;
 mod session;
+pub mod state;
 mod tls;
-mod wire;
+pub mod transport;
 
 pub use config::{ConnConfig, Defaults, topic_matches, validate_topic_filter, validate_topic_name};
+pub use packet::{
+    AckToken, Incoming, Message, Reason, SubCode, Subscription, Will, check_size, max_payload,
+};
 pub use props::PropCommand;
-pub use session::{Event, Message, Session, Subscription, max_payload};
-pub use wire::{AckToken, Incoming, SubCode};
+pub use session::{Event, Options, Session};

@@ -3,8 +3,8 @@
 
 use bytes::Bytes;
 use rumqttc::v5::mqttbytes::v5::{
-    ConnectProperties, LastWillProperties, PublishProperties, SubscribeProperties,
-    UnsubscribeProperties,
+    ConnectProperties, DisconnectProperties, LastWillProperties, PublishProperties,
+    SubscribeProperties, UnsubscribeProperties,
 };
 
 use crate::exit::{Failure, usage};
@@ -16,6 +16,7 @@ pub enum PropCommand {
     Will,
     Subscribe,
     Unsubscribe,
+    Disconnect,
 }
 
 impl PropCommand {
@@ -26,11 +27,7 @@ impl PropCommand {
             "will" => PropCommand::Will,
             "subscribe" => PropCommand::Subscribe,
             "unsubscribe" => PropCommand::Unsubscribe,
-            "disconnect" => {
-                return Err(usage(
-                    "-D disconnect is not supported: the MQTT library sends no DISCONNECT properties",
-                ));
-            }
+            "disconnect" => PropCommand::Disconnect,
             "auth" | "puback" | "pubrec" | "pubrel" | "pubcomp" | "suback" | "unsuback" => {
                 return Err(usage(format!("-D {s}: properties for {s} cannot be set")));
             }
@@ -45,6 +42,7 @@ impl PropCommand {
             PropCommand::Will => "will",
             PropCommand::Subscribe => "subscribe",
             PropCommand::Unsubscribe => "unsubscribe",
+            PropCommand::Disconnect => "disconnect",
         }
     }
 }
@@ -57,6 +55,7 @@ pub struct V5Props {
     pub will: Option<LastWillProperties>,
     pub subscribe: Option<SubscribeProperties>,
     pub unsubscribe: Option<UnsubscribeProperties>,
+    pub disconnect: Option<DisconnectProperties>,
 }
 
 fn number<T: TryFrom<u64>>(prop: &str, value: &str, max: u64) -> Result<T, Failure> {
@@ -79,6 +78,7 @@ impl V5Props {
             && self.will.is_none()
             && self.subscribe.is_none()
             && self.unsubscribe.is_none()
+            && self.disconnect.is_none()
     }
 
     pub fn has_will(&self) -> bool {
@@ -121,6 +121,15 @@ impl V5Props {
                     return Err(usage(format!("-D {} {name} takes one VALUE", cmd.name())));
                 }
             }
+            // MQTT strings and binary data carry a 16-bit length: a longer value cannot be
+            // encoded, and a broker would drop the connection over it.
+            if let Some(long) = words[2..].iter().find(|w| w.len() > 65_535) {
+                return Err(usage(format!(
+                    "-D {} {name}: the value is {} bytes; MQTT allows at most 65535",
+                    cmd.name(),
+                    long.len()
+                )));
+            }
             let value = words[2].as_str();
             let not_allowed = || {
                 usage(format!(
@@ -143,7 +152,11 @@ impl V5Props {
                             c.receive_maximum = Some(n)
                         }
                         "maximum-packet-size" => {
-                            c.max_packet_size = Some(number(&name, value, u32::MAX.into())?)
+                            let n: u32 = number(&name, value, u32::MAX.into())?;
+                            if n == 0 {
+                                return Err(usage("-D maximum-packet-size must be at least 1"));
+                            }
+                            c.max_packet_size = Some(n)
                         }
                         "topic-alias-maximum" => {
                             c.topic_alias_max = Some(number(&name, value, 65_535)?)
@@ -248,6 +261,22 @@ impl V5Props {
                     });
                     match name.as_str() {
                         "user-property" => u.user_properties.push((value.into(), words[3].clone())),
+                        _ => return Err(not_allowed()),
+                    }
+                }
+                PropCommand::Disconnect => {
+                    let d = p.disconnect.get_or_insert_with(|| DisconnectProperties {
+                        session_expiry_interval: None,
+                        reason_string: None,
+                        user_properties: vec![],
+                        server_reference: None,
+                    });
+                    match name.as_str() {
+                        "session-expiry-interval" => {
+                            d.session_expiry_interval = Some(number(&name, value, u32::MAX.into())?)
+                        }
+                        "reason-string" => d.reason_string = Some(value.into()),
+                        "user-property" => d.user_properties.push((value.into(), words[3].clone())),
                         _ => return Err(not_allowed()),
                     }
                 }

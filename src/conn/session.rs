@@ -1,70 +1,30 @@
-//! `Session`: one MQTT connection, as a small handle plus one tokio task that owns rumqttc's
-//! event loop. This is where the delivery guarantees live.
+//! `Session`: one MQTT connection for a command, as a small handle plus one driver task
+//! (`driver.rs`) that owns the socket and the session state (`state.rs`).
 //!
-//! Why a task: `EventLoop::poll` is not cancel-safe (a poll dropped mid-write can lose a packet
-//! that its state already counts as sent), so it must never race other futures in a `select!`.
-//! The driver task polls forever and forwards events over a bounded channel; the handle pushes
-//! requests into rumqttc's own request channel, which wakes the poll.
+//! The handle hands messages and acks to the driver over an unbounded channel (its own window
+//! bounds how many are outstanding, so memory stays flat), and takes events from a bounded one:
+//! when the command stops taking them (stdout blocked), the driver stops reading the socket but
+//! goes on writing, so keep-alive does not depend on the command.
 //!
-//! Why our own bookkeeping: `publish()` returning Ok only means "queued", and after a reconnect
-//! without a session rumqttc silently drops what was queued or in flight. The handle therefore
-//! keeps every message until the broker has acknowledged it (bounded by the in-flight window,
-//! so memory stays flat), learns the packet id rumqttc gave each one from the `Outgoing::Publish`
-//! events (they come in request order), and republishes whatever was lost.
-//!
-//! The one race — a request pushed while the driver is between "connection failed" and
-//! "reconnected" — is closed by a generation gate: the driver closes it and drains the request
-//! channel under one lock, and the handle only pushes while the gate shows the generation of the
-//! last CONNACK it has itself processed. Tests: tests/publish.rs (`reconnect_*`, `lines_*`).
+//! Delivery: a message is settled when the broker has it (QoS 0 written, QoS 1 PUBACK, QoS 2
+//! PUBCOMP); until then the driver keeps it across reconnects. With a clean session asked for
+//! and QoS 2 in use (or MQTT 5, where it costs nothing), the session is kept at the broker for
+//! the life of the run and removed at the end, so QoS 2 stays exactly once across connection
+//! loss. Tests: tests/faults.rs.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::codec::Codec;
 use super::config::{ConnConfig, Endpoint, MAX_PACKET};
-use super::wire::{self, AckToken, Ev, Incoming, Reason, SubCode};
+use super::driver::{self, FromDriver, ToDriver};
+use super::state::{self, Settings, State};
+use super::{AckToken, Incoming, Message, SubCode, Subscription, check_size};
 use crate::cli::Protocol;
 use crate::exit::{self, Failure};
-
-/// A message to publish.
-#[derive(Debug, Clone)]
-pub struct Message {
-    pub topic: String,
-    pub payload: Bytes,
-    pub qos: u8,
-    pub retain: bool,
-    /// v5 response topic and correlation data (request/response), on top of -D publish ones.
-    pub response_topic: Option<String>,
-    pub correlation_data: Option<Bytes>,
-}
-
-impl Message {
-    pub fn new(topic: impl Into<String>, payload: impl Into<Bytes>, qos: u8, retain: bool) -> Self {
-        Message {
-            topic: topic.into(),
-            payload: payload.into(),
-            qos,
-            retain,
-            response_topic: None,
-            correlation_data: None,
-        }
-    }
-}
-
-/// A subscription, restored after every reconnect that lost the session.
-#[derive(Debug, Clone)]
-pub struct Subscription {
-    pub filter: String,
-    pub qos: u8,
-    pub no_local: bool,
-    pub retain_as_published: bool,
-    /// 0 = send retained messages, 1 = only for new subscriptions, 2 = never.
-    pub retain_handling: u8,
-}
 
 /// What a subscriber sees.
 #[derive(Debug)]
@@ -82,45 +42,25 @@ pub enum Event {
     },
 }
 
-/// Driver → handle.
-enum FromDriver {
-    Connected {
-        generation: u64,
-        session_present: bool,
-    },
-    Lost(String),
-    Fatal(Failure),
-    Packet(Ev),
-    Finished,
+/// The options of a connection beyond its `ConnConfig`.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The largest QoS this run publishes or subscribes with: QoS 2 keeps the session.
+    pub max_qos: u8,
+    /// Give up when no connection succeeds for this long after one is lost.
+    pub reconnect_timeout: Option<Duration>,
 }
 
-type Gate = Arc<Mutex<Option<u64>>>;
-
 pub struct Session {
-    client: wire::Client,
+    to_driver: mpsc::UnboundedSender<ToDriver>,
     from_driver: mpsc::Receiver<FromDriver>,
-    gate: Gate,
-    /// Generation of the last CONNACK this handle processed; pushes need the gate to match.
-    generation: Option<u64>,
     driver: Option<JoinHandle<()>>,
+    connected: bool,
     protocol: Protocol,
     window: usize,
-    publish_props: Option<rumqttc::v5::mqttbytes::v5::PublishProperties>,
-    // Publish bookkeeping (see the module comment).
-    next_seq: u64,
-    store: BTreeMap<u64, Message>,
-    written_unknown: VecDeque<u64>,
-    by_pkid: HashMap<u16, u64>,
-    unsent: VecDeque<u64>,
-    // Subscriptions and what the caller has not consumed yet.
-    subscriptions: Vec<Subscription>,
-    sub_props: Option<rumqttc::v5::mqttbytes::v5::SubscribeProperties>,
-    /// `sub -U`: sent after the subscriptions, whenever they are (as mosquitto_sub does).
-    unsubscriptions: Vec<String>,
-    unsub_props: Option<rumqttc::v5::mqttbytes::v5::UnsubscribeProperties>,
-    subscribed_once: bool,
+    next_tag: u64,
+    outstanding: usize,
     events: VecDeque<Event>,
-    disconnecting: bool,
     finished: bool,
     pub endpoint: Endpoint,
     quiet: bool,
@@ -133,7 +73,12 @@ impl Session {
         cfg: &ConnConfig,
         subscriptions: Vec<Subscription>,
     ) -> anyhow::Result<Session> {
-        Session::connect_with(cfg, subscriptions, Vec::new()).await
+        let max_qos = subscriptions.iter().map(|s| s.qos).max().unwrap_or(0);
+        let opts = Options {
+            max_qos,
+            ..Options::default()
+        };
+        Session::open(cfg, subscriptions, Vec::new(), opts).await
     }
 
     /// `connect`, plus filters to UNSUBSCRIBE from right after subscribing: on the first
@@ -144,95 +89,95 @@ impl Session {
         subscriptions: Vec<Subscription>,
         unsubscriptions: Vec<String>,
     ) -> anyhow::Result<Session> {
-        // In-flight window: QoS 1/2 are bounded by -M (v3.1.1 QoS 2 above 20 loses messages on
-        // mosquitto, reference/rust-stack.md §1.8, so -M defaults to 20). QoS 0 has no acks,
-        // only flushes; a wider window lets the writer batch.
-        let window = usize::from(cfg.max_inflight).max(1);
-        let cap = window.max(1000) + 16;
-        let (client, el) = wire::build(cfg, cap)?;
-        if cfg.debug {
-            eprintln!(
-                "mqtk: sending CONNECT to {} (client id {:?}, MQTT {}, clean {}, keepalive {}s{}{})",
-                cfg.endpoint,
-                cfg.client_id,
-                if cfg.protocol == Protocol::V5 {
-                    "5"
-                } else {
-                    "3.1.1"
-                },
-                cfg.clean_start,
-                cfg.keepalive,
-                cfg.username
-                    .as_ref()
-                    .map(|u| format!(", user {u:?}"))
-                    .unwrap_or_default(),
-                if cfg.password.is_some() {
-                    ", password set"
-                } else {
-                    ""
-                },
-            );
-        }
-        let gate: Gate = Arc::new(Mutex::new(None));
-        let (tx, rx) = mpsc::channel(1024);
-        // How long to read after DISCONNECT until the broker closes (see `drive`): a subscriber
-        // keeps receiving until the broker gets there; a publisher has only a ping to expect.
-        let linger = if subscriptions.is_empty() && !cfg.manual_acks {
-            Duration::from_millis(100)
-        } else {
-            Duration::from_secs(2)
+        let max_qos = subscriptions.iter().map(|s| s.qos).max().unwrap_or(0);
+        let opts = Options {
+            max_qos,
+            ..Options::default()
         };
-        let driver = tokio::spawn(drive(
-            el,
-            tx,
-            gate.clone(),
-            cfg.debug,
-            cfg.endpoint.clone(),
-            linger,
-        ));
+        Session::open(cfg, subscriptions, unsubscriptions, opts).await
+    }
+
+    pub async fn open(
+        cfg: &ConnConfig,
+        subscriptions: Vec<Subscription>,
+        unsubscriptions: Vec<String>,
+        opts: Options,
+    ) -> anyhow::Result<Session> {
+        // In-flight window: -M (v3.1.1 QoS 2 above 20 in flight loses messages on mosquitto
+        // 2.0, so -M defaults to 20).
+        let window = usize::from(cfg.max_inflight).max(1);
+        let settings = Settings {
+            window: cfg.max_inflight.max(1),
+            keepalive: Duration::from_secs(cfg.keepalive.into()),
+            manual_acks: cfg.manual_acks,
+        };
+        let mut codec = Codec::new(cfg.protocol, MAX_PACKET + 5);
+        codec.publish_props = cfg.props.publish.clone();
+        codec.subscribe_props = cfg.props.subscribe.clone();
+        codec.unsubscribe_props = cfg.props.unsubscribe.clone();
+        codec.trace = cfg.debug;
+        let mut state = State::new(settings, codec);
+        let subscriber = !subscriptions.is_empty() || cfg.manual_acks;
+        state.set_subscriptions(subscriptions, unsubscriptions);
+        // A session of our own for the run: the user asked for a clean one, and exactly once
+        // needs one across reconnects. With v5 it costs nothing (clean start, then resume,
+        // expiry 0 at the end); with 3.1.1 one more connection at the end, so only for QoS 2.
+        let user_session = !cfg.clean_start
+            || cfg.session_expiry.is_some()
+            || cfg
+                .props
+                .connect
+                .as_ref()
+                .is_some_and(|p| p.session_expiry_interval.is_some());
+        let run_session = !user_session && (cfg.protocol == Protocol::V5 || opts.max_qos == 2);
+        let plan = driver::Plan {
+            cfg: cfg.clone(),
+            run_session,
+            // A subscriber keeps receiving until the broker closes; a publisher has only a
+            // ping to expect.
+            linger: if subscriber {
+                Duration::from_secs(2)
+            } else {
+                Duration::from_millis(100)
+            },
+            reconnect_timeout: opts.reconnect_timeout,
+            bind: None,
+        };
+        let (to_driver, rx) = mpsc::unbounded_channel();
+        let (tx, from_driver) = mpsc::channel(driver::EVENT_QUEUE);
+        let driver = tokio::spawn(driver::drive(plan, state, rx, tx));
         let mut s = Session {
-            client,
-            from_driver: rx,
-            gate,
-            generation: None,
+            to_driver,
+            from_driver,
             driver: Some(driver),
+            connected: false,
             protocol: cfg.protocol,
             window,
-            publish_props: cfg.props.publish.clone(),
-            next_seq: 0,
-            store: BTreeMap::new(),
-            written_unknown: VecDeque::new(),
-            by_pkid: HashMap::new(),
-            unsent: VecDeque::new(),
-            subscriptions,
-            sub_props: cfg.props.subscribe.clone(),
-            unsubscriptions,
-            unsub_props: cfg.props.unsubscribe.clone(),
-            subscribed_once: false,
+            next_tag: 0,
+            outstanding: 0,
             events: VecDeque::new(),
-            disconnecting: false,
             finished: false,
             endpoint: cfg.endpoint.clone(),
             quiet: cfg.quiet,
         };
-        while s.generation.is_none() {
+        while !s.connected {
             s.pump().await?;
         }
         Ok(s)
     }
 
-    /// Messages published and not yet acknowledged (QoS 0: not yet written).
+    /// Messages published and not yet settled (QoS 0: not yet written).
     pub fn outstanding(&self) -> usize {
-        self.store.len()
+        self.outstanding
     }
 
     /// True when `publish` would not have to wait for the in-flight window.
     pub fn has_room(&self, qos: u8) -> bool {
-        self.store.len() < self.window_for(qos)
+        self.outstanding < self.window_for(qos)
     }
 
-    /// Waits for the next message from the connection task and processes it. Cancel-safe (it
-    /// only awaits a channel), so a command can `select!` it against its own input.
+    /// Waits for the next message from the driver and processes it. Cancel-safe (it only
+    /// awaits a channel), so a command can `select!` it against its own input.
     pub async fn process_next(&mut self) -> anyhow::Result<()> {
         self.pump().await
     }
@@ -246,26 +191,23 @@ impl Session {
         }
     }
 
-    /// Queues a message, waiting while the in-flight window is full. Returns once rumqttc has
-    /// it (or it is held for the next connection); `flush` waits for the acknowledgements.
+    /// Hands a message to the driver, waiting while the window is full; `flush` waits for the
+    /// broker's acknowledgements.
     pub async fn publish(&mut self, msg: Message) -> anyhow::Result<()> {
+        check_size(&msg, self.protocol)?;
         let limit = self.window_for(msg.qos);
-        while self.store.len() >= limit {
+        while self.outstanding >= limit {
             self.pump().await?;
         }
-        check_size(&msg, self.protocol)?;
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.store.insert(seq, msg);
-        self.unsent.push_back(seq);
-        self.push_unsent()?;
-        Ok(())
+        let tag = self.next_tag;
+        self.next_tag += 1;
+        self.outstanding += 1;
+        self.send(ToDriver::Publish(tag, msg))
     }
 
-    /// Waits until every published message is acknowledged (QoS 1: PUBACK, QoS 2: PUBCOMP)
-    /// or, for QoS 0, written to the socket.
+    /// Waits until every published message is settled.
     pub async fn flush(&mut self) -> anyhow::Result<()> {
-        while !self.store.is_empty() {
+        while self.outstanding > 0 {
             self.pump().await?;
         }
         Ok(())
@@ -286,17 +228,11 @@ impl Session {
     }
 
     /// Acknowledges received messages, in the order given (MQTT wants receive order). Only
-    /// meaningful with `ConnConfig::manual_acks`; QoS 0 needs none, and a message from an
-    /// earlier connection is not acknowledged on this one (the broker sends it again).
+    /// meaningful with `ConnConfig::manual_acks`; QoS 0 needs none.
     pub fn ack(&mut self, tokens: impl IntoIterator<Item = AckToken>) -> anyhow::Result<()> {
-        let gate = self.gate.lock().unwrap();
         for t in tokens {
-            if t.qos > 0
-                && gate.is_some()
-                && *gate == self.generation
-                && Some(t.generation) == *gate
-            {
-                self.client.ack(t)?;
+            if t.qos > 0 {
+                self.send(ToDriver::Ack(t))?;
             }
         }
         Ok(())
@@ -312,17 +248,13 @@ impl Session {
         }
     }
 
-    /// Sends DISCONNECT (so the broker discards the Will) and waits until it is written.
+    /// Sends DISCONNECT (so the broker discards the Will) after everything handed over so far,
+    /// and waits until it is written and the broker has closed.
     pub async fn disconnect(mut self) -> anyhow::Result<()> {
-        self.disconnecting = true;
-        self.push_disconnect();
+        let _ = self.to_driver.send(ToDriver::Disconnect);
         while !self.finished {
             match self.from_driver.recv().await {
                 Some(FromDriver::Finished) | None => break,
-                Some(FromDriver::Connected { generation, .. }) => {
-                    self.generation = Some(generation);
-                    self.push_disconnect();
-                }
                 Some(_) => {}
             }
         }
@@ -332,49 +264,12 @@ impl Session {
         Ok(())
     }
 
-    fn push_disconnect(&self) {
-        let gate = self.gate.lock().unwrap();
-        if *gate == self.generation && gate.is_some() {
-            let _ = self.client.disconnect();
-        }
+    fn send(&self, cmd: ToDriver) -> anyhow::Result<()> {
+        self.to_driver
+            .send(cmd)
+            .map_err(|_| anyhow::anyhow!("the connection task stopped unexpectedly"))
     }
 
-    /// Hands held messages to rumqttc while the connection we know about is up.
-    fn push_unsent(&mut self) -> anyhow::Result<()> {
-        if self.unsent.is_empty() {
-            return Ok(());
-        }
-        let gate = self.gate.lock().unwrap();
-        if gate.is_none() || *gate != self.generation {
-            return Ok(());
-        }
-        while let Some(seq) = self.unsent.pop_front() {
-            let msg = &self.store[&seq];
-            self.client.publish(msg, self.publish_props.as_ref())?;
-            self.written_unknown.push_back(seq);
-        }
-        Ok(())
-    }
-
-    fn push_subscriptions(&mut self) -> anyhow::Result<()> {
-        if self.subscriptions.is_empty() && self.unsubscriptions.is_empty() {
-            return Ok(());
-        }
-        let gate = self.gate.lock().unwrap();
-        if gate.is_none() || *gate != self.generation {
-            return Ok(());
-        }
-        if !self.subscriptions.is_empty() {
-            self.client
-                .subscribe(&self.subscriptions, self.sub_props.as_ref())?;
-        }
-        for filter in &self.unsubscriptions {
-            self.client.unsubscribe(filter, self.unsub_props.as_ref())?;
-        }
-        Ok(())
-    }
-
-    /// Processes one message from the driver.
     async fn pump(&mut self) -> anyhow::Result<()> {
         let Some(msg) = self.from_driver.recv().await else {
             anyhow::bail!("the connection task stopped unexpectedly");
@@ -384,37 +279,14 @@ impl Session {
 
     fn handle(&mut self, msg: FromDriver) -> anyhow::Result<()> {
         match msg {
-            FromDriver::Connected {
-                generation,
-                session_present,
-            } => {
-                let first = self.generation.is_none() && !self.subscribed_once;
-                self.generation = Some(generation);
-                if !session_present {
-                    // The broker has no session: whatever rumqttc had queued or in flight is
-                    // gone. Send it again, oldest first, ahead of anything new.
-                    let mut lost: Vec<u64> = self.by_pkid.drain().map(|(_, s)| s).collect();
-                    lost.extend(self.written_unknown.drain(..));
-                    lost.sort_unstable();
-                    for seq in lost.into_iter().rev() {
-                        self.unsent.push_front(seq);
-                    }
-                }
-                if first || !session_present {
-                    self.push_subscriptions()?;
-                    self.subscribed_once = true;
-                }
-                if !first {
+            FromDriver::Connected { session_present } => {
+                if self.connected {
                     self.events
                         .push_back(Event::Reconnected { session_present });
                 }
-                self.push_unsent()?;
-                if self.disconnecting {
-                    self.push_disconnect();
-                }
+                self.connected = true;
             }
             FromDriver::Lost(why) => {
-                self.generation = None;
                 if !self.quiet {
                     eprintln!(
                         "mqtk: connection to {} lost ({why}); reconnecting",
@@ -423,186 +295,51 @@ impl Session {
                 }
                 self.events.push_back(Event::Lost);
             }
+            FromDriver::Event(ev) => match ev {
+                state::Event::Done { result, .. } => {
+                    self.outstanding = self.outstanding.saturating_sub(1);
+                    if let Err(rej) = result {
+                        return Err(rejection(rej).into());
+                    }
+                }
+                state::Event::Message(m) => self.events.push_back(Event::Message(m)),
+                state::Event::SubAck(codes) => self.events.push_back(Event::SubAck(codes)),
+                state::Event::UnsubAck => self.events.push_back(Event::UnsubAck),
+            },
             FromDriver::Fatal(f) => return Err(f.into()),
+            FromDriver::GaveUp(why) => {
+                let n = self.outstanding;
+                return Err(Failure::new(
+                    exit::ExitStatus::Failure,
+                    format!(
+                        "{why}; {n} message{} not acknowledged",
+                        if n == 1 { " was" } else { "s were" }
+                    ),
+                )
+                .into());
+            }
             FromDriver::Finished => self.finished = true,
-            FromDriver::Packet(ev) => self.on_packet(ev)?,
         }
         Ok(())
     }
+}
 
-    fn on_packet(&mut self, ev: Ev) -> Result<(), Failure> {
-        match ev {
-            Ev::Wrote(rumqttc::Outgoing::Publish(pkid)) => {
-                // A replay of a message already mapped (session resumed): not a new write.
-                if pkid != 0 && self.by_pkid.contains_key(&pkid) {
-                    return Ok(());
-                }
-                let Some(seq) = self.written_unknown.pop_front() else {
-                    return Ok(());
-                };
-                if pkid == 0 {
-                    self.store.remove(&seq); // QoS 0: written and flushed, done.
-                } else {
-                    self.by_pkid.insert(pkid, seq);
-                }
-            }
-            Ev::PubAck { pkid, reason } => self.acked(pkid, reason)?,
-            Ev::PubRec {
-                pkid,
-                reason: Some(r),
-            } => self.acked(pkid, Some(r))?,
-            Ev::PubComp { pkid, reason } => self.acked(pkid, reason)?,
-            Ev::Publish(mut m) => {
-                m.generation = self.generation.unwrap_or(0);
-                self.events.push_back(Event::Message(m))
-            }
-            Ev::SubAck { codes, .. } => self.events.push_back(Event::SubAck(codes)),
-            Ev::UnsubAck { .. } => self.events.push_back(Event::UnsubAck),
-            _ => {}
-        }
-        Ok(())
+fn rejection(rej: state::Rejection) -> Failure {
+    let r = rej.reason;
+    let mut f = exit::rejected(format!(
+        "the broker rejected the message to {:?} ({}, reason code 0x{:02x})",
+        rej.topic, r.text, r.code
+    ));
+    if r.code == 0x87 {
+        f = f.with_hint("the broker's ACL does not let this user publish to that topic");
     }
-
-    fn acked(&mut self, pkid: u16, reason: Option<Reason>) -> Result<(), Failure> {
-        let Some(seq) = self.by_pkid.remove(&pkid) else {
-            return Ok(());
-        };
-        let msg = self.store.remove(&seq);
-        if let (Some(r), Some(m)) = (reason, msg)
-            && r.code >= 0x80
-        {
-            let mut f = exit::rejected(format!(
-                "the broker rejected the message to {:?} ({}, reason code 0x{:02x})",
-                m.topic, r.text, r.code
-            ));
-            if r.code == 0x87 {
-                f = f.with_hint("the broker's ACL does not let this user publish to that topic");
-            }
-            return Err(f);
-        }
-        Ok(())
-    }
+    f
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
         if let Some(d) = self.driver.take() {
             d.abort();
-        }
-    }
-}
-
-/// The largest payload a PUBLISH to `topic` can carry: the packet's remaining length is capped
-/// at 268 435 455 bytes, and the topic, packet id and v5 property length count against it.
-pub fn max_payload(topic: &str, qos: u8, protocol: Protocol) -> usize {
-    let overhead = 2
-        + topic.len()
-        + if qos > 0 { 2 } else { 0 }
-        + match protocol {
-            Protocol::V5 => 16,
-            Protocol::V311 => 0,
-        };
-    MAX_PACKET.saturating_sub(overhead)
-}
-
-fn check_size(msg: &Message, protocol: Protocol) -> Result<(), Failure> {
-    let max = max_payload(&msg.topic, msg.qos, protocol);
-    if msg.payload.len() > max {
-        return Err(exit::usage(format!(
-            "the payload is {} bytes; MQTT allows at most {max} with this topic",
-            msg.payload.len()
-        )));
-    }
-    Ok(())
-}
-
-/// The driver task: polls rumqttc's event loop until DISCONNECT is written or the handle is
-/// gone, reconnecting with backoff.
-async fn drive(
-    mut el: wire::EventLoop,
-    tx: mpsc::Sender<FromDriver>,
-    gate: Gate,
-    debug: bool,
-    endpoint: Endpoint,
-    linger: Duration,
-) {
-    let mut generation = 0u64;
-    let mut connected_once = false;
-    let mut backoff = Duration::from_millis(250);
-    loop {
-        let result = el.poll().await;
-        match result {
-            Ok(ev) => {
-                if debug {
-                    wire::trace(&ev);
-                }
-                match ev {
-                    Ev::ConnAck { session_present } => {
-                        generation += 1;
-                        connected_once = true;
-                        backoff = Duration::from_millis(250);
-                        *gate.lock().unwrap() = Some(generation);
-                        if tx
-                            .send(FromDriver::Connected {
-                                generation,
-                                session_present,
-                            })
-                            .await
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
-                    Ev::Wrote(rumqttc::Outgoing::Disconnect) => {
-                        // Read until the broker closes: closing a socket that still holds
-                        // unread data makes the kernel send a reset, which throws away what
-                        // we wrote last (acks, the DISCONNECT itself), so the broker would
-                        // redeliver acknowledged messages and publish our Will. Tested by
-                        // tests/subscribe.rs `count_leaves_unprinted_messages_*`.
-                        let drain = async { while el.poll().await.is_ok() {} };
-                        let _ = tokio::time::timeout(linger, drain).await;
-                        let _ = tx.send(FromDriver::Finished).await;
-                        return;
-                    }
-                    ev => {
-                        if tx.send(FromDriver::Packet(ev)).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-            Err(err) => {
-                // Close the gate and drain what slipped into the request channel after rumqttc's
-                // own clean-up, in one step, so the handle can account for every request.
-                let stale = {
-                    let mut g = gate.lock().unwrap();
-                    *g = None;
-                    el.clean();
-                    el.take_stale_events()
-                };
-                for ev in stale {
-                    if tx.send(FromDriver::Packet(ev)).await.is_err() {
-                        return;
-                    }
-                }
-                if debug {
-                    eprintln!("mqtk: connection error: {err}");
-                }
-                let class = wire::classify(&err, &endpoint);
-                let msg = match class {
-                    wire::ErrClass::Done => return,
-                    wire::ErrClass::Refused(f) => FromDriver::Fatal(f),
-                    wire::ErrClass::Connect(f) if !connected_once => FromDriver::Fatal(f),
-                    wire::ErrClass::Connect(f) => FromDriver::Lost(f.message),
-                    wire::ErrClass::Lost(why) => FromDriver::Lost(why),
-                };
-                let fatal = matches!(msg, FromDriver::Fatal(_));
-                if tx.send(msg).await.is_err() || fatal {
-                    return;
-                }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(30));
-            }
         }
     }
 }

@@ -1,0 +1,518 @@
+//! MQTT 3.1.1 and 5 packets to and from bytes, with rumqttc's packet codec (`mqttbytes`), behind
+//! one protocol-neutral shape: the session (`state.rs`) queues `Codec::publish`, `puback`, ...
+//! into one buffer, and `decode` turns bytes into `In`. The codec is the only part of rumqttc
+//! we use.
+
+use bytes::{Bytes, BytesMut};
+use rumqttc::mqttbytes::v4;
+use rumqttc::v5::mqttbytes::v5;
+use rumqttc::v5::mqttbytes::v5::{
+    PubAckReason, PubCompReason, PubRecReason, PublishProperties, SubscribeProperties,
+    SubscribeReasonCode as Sub5, UnsubscribeProperties,
+};
+
+use super::{Incoming, Message, Reason, SubCode, Subscription, Will};
+use crate::cli::Protocol;
+use crate::exit::words;
+
+/// A decoded packet from the broker.
+#[derive(Debug)]
+pub enum In {
+    ConnAck(ConnAck),
+    Publish(Incoming),
+    PubAck {
+        pkid: u16,
+        reason: Option<Reason>,
+    },
+    /// `reason` is set for v5; the exchange ends there when its code is >= 0x80.
+    PubRec {
+        pkid: u16,
+        reason: Option<Reason>,
+    },
+    PubRel {
+        pkid: u16,
+    },
+    PubComp {
+        pkid: u16,
+        reason: Option<Reason>,
+    },
+    SubAck {
+        pkid: u16,
+        codes: Vec<SubCode>,
+    },
+    UnsubAck {
+        pkid: u16,
+    },
+    PingResp,
+    Disconnect {
+        reason: Option<Reason>,
+    },
+    /// A packet a broker does not send to a client (PINGREQ, AUTH, ...), by name.
+    Other(&'static str),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ConnAck {
+    pub session_present: bool,
+    /// The refusal in words; `None`: accepted.
+    pub refusal: Option<String>,
+    pub receive_max: Option<u16>,
+    pub max_packet: Option<u32>,
+}
+
+/// What a CONNECT carries.
+pub struct Connect<'a> {
+    pub client_id: &'a str,
+    pub keepalive: u16,
+    pub clean_start: bool,
+    pub username: Option<&'a str>,
+    pub password: Option<&'a str>,
+    pub will: Option<&'a Will>,
+    /// v5 only.
+    pub properties: Option<v5::ConnectProperties>,
+    pub will_properties: Option<v5::LastWillProperties>,
+}
+
+#[derive(Debug)]
+pub struct DecodeError(pub String);
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// The encoder and decoder of one connection.
+#[derive(Debug, Clone)]
+pub struct Codec {
+    pub protocol: Protocol,
+    /// The largest packet we accept from the broker.
+    pub max_incoming: usize,
+    /// `-D publish ...`, `-D subscribe ...`, `-D unsubscribe ...` (v5).
+    pub publish_props: Option<PublishProperties>,
+    pub subscribe_props: Option<SubscribeProperties>,
+    pub unsubscribe_props: Option<UnsubscribeProperties>,
+    /// `-d`: one line on stderr per packet encoded (never the password).
+    pub trace: bool,
+}
+
+fn qos4(q: u8) -> rumqttc::mqttbytes::QoS {
+    use rumqttc::mqttbytes::QoS;
+    match q {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => QoS::ExactlyOnce,
+    }
+}
+
+fn qos5(q: u8) -> rumqttc::v5::mqttbytes::QoS {
+    use rumqttc::v5::mqttbytes::QoS;
+    match q {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => QoS::ExactlyOnce,
+    }
+}
+
+fn reason(code: u8, name: impl std::fmt::Debug) -> Reason {
+    Reason {
+        code,
+        text: words(&format!("{name:?}")),
+    }
+}
+
+fn puback_code(r: &PubAckReason) -> u8 {
+    match r {
+        PubAckReason::Success => 0x00,
+        PubAckReason::NoMatchingSubscribers => 0x10,
+        PubAckReason::UnspecifiedError => 0x80,
+        PubAckReason::ImplementationSpecificError => 0x83,
+        PubAckReason::NotAuthorized => 0x87,
+        PubAckReason::TopicNameInvalid => 0x90,
+        PubAckReason::PacketIdentifierInUse => 0x91,
+        PubAckReason::QuotaExceeded => 0x97,
+        PubAckReason::PayloadFormatInvalid => 0x99,
+    }
+}
+
+fn pubrec_code(r: &PubRecReason) -> u8 {
+    match r {
+        PubRecReason::Success => 0x00,
+        PubRecReason::NoMatchingSubscribers => 0x10,
+        PubRecReason::UnspecifiedError => 0x80,
+        PubRecReason::ImplementationSpecificError => 0x83,
+        PubRecReason::NotAuthorized => 0x87,
+        PubRecReason::TopicNameInvalid => 0x90,
+        PubRecReason::PacketIdentifierInUse => 0x91,
+        PubRecReason::QuotaExceeded => 0x97,
+        PubRecReason::PayloadFormatInvalid => 0x99,
+    }
+}
+
+fn sub5(code: &Sub5) -> SubCode {
+    let c = match code {
+        Sub5::Success(q) => return SubCode::Granted(*q as u8),
+        Sub5::Failure | Sub5::Unspecified => 0x80,
+        Sub5::ImplementationSpecific => 0x83,
+        Sub5::NotAuthorized => 0x87,
+        Sub5::TopicFilterInvalid => 0x8F,
+        Sub5::PkidInUse => 0x91,
+        Sub5::QuotaExceeded => 0x97,
+        Sub5::SharedSubscriptionsNotSupported => 0x9E,
+        Sub5::SubscriptionIdNotSupported => 0xA1,
+        Sub5::WildcardSubscriptionsNotSupported => 0xA2,
+    };
+    SubCode::Refused(reason(c, code))
+}
+
+impl Codec {
+    pub fn new(protocol: Protocol, max_incoming: usize) -> Codec {
+        Codec {
+            protocol,
+            max_incoming,
+            publish_props: None,
+            subscribe_props: None,
+            unsubscribe_props: None,
+            trace: false,
+        }
+    }
+
+    fn trace(&self, line: impl FnOnce() -> String) {
+        if self.trace {
+            eprintln!("mqtk: sending {}", line());
+        }
+    }
+
+    fn v5(&self) -> bool {
+        self.protocol == Protocol::V5
+    }
+
+    /// The next whole packet in `buf` (consumed), or `None` when `buf` holds only part of one.
+    pub fn decode(&self, buf: &mut BytesMut) -> Result<Option<In>, DecodeError> {
+        // A v5 DISCONNECT without a reason code (normal disconnection) has no body, which the
+        // v5 reader refuses.
+        if self.v5() && buf.len() >= 2 && buf[0] == 0xE0 && buf[1] == 0 {
+            let _ = buf.split_to(2);
+            return Ok(Some(In::Disconnect { reason: None }));
+        }
+        if self.v5() {
+            match v5::Packet::read(buf, Some(self.max_incoming as u32)) {
+                Ok(p) => Ok(Some(from_v5(p))),
+                Err(rumqttc::v5::mqttbytes::Error::InsufficientBytes(_)) => Ok(None),
+                Err(e) => Err(DecodeError(e.to_string())),
+            }
+        } else {
+            match v4::Packet::read(buf, self.max_incoming) {
+                Ok(p) => Ok(Some(from_v4(p))),
+                Err(rumqttc::mqttbytes::Error::InsufficientBytes(_)) => Ok(None),
+                Err(e) => Err(DecodeError(e.to_string())),
+            }
+        }
+    }
+
+    pub fn connect(&self, c: &Connect<'_>, out: &mut BytesMut) {
+        if self.v5() {
+            let connect = v5::Connect {
+                keep_alive: c.keepalive,
+                client_id: c.client_id.to_string(),
+                clean_start: c.clean_start,
+                properties: c.properties.clone(),
+            };
+            let will = c.will.map(|w| v5::LastWill {
+                topic: Bytes::copy_from_slice(w.topic.as_bytes()),
+                message: w.payload.clone(),
+                qos: qos5(w.qos),
+                retain: w.retain,
+                properties: c.will_properties.clone(),
+            });
+            // v5 allows a password without a user name.
+            let login = (c.username.is_some() || c.password.is_some()).then(|| v5::Login {
+                username: c.username.unwrap_or_default().to_string(),
+                password: c.password.unwrap_or_default().to_string(),
+            });
+            let _ = connect.write(&will, &login, out);
+        } else {
+            let connect = v4::Connect {
+                protocol: rumqttc::mqttbytes::Protocol::V4,
+                keep_alive: c.keepalive,
+                client_id: c.client_id.to_string(),
+                clean_session: c.clean_start,
+                last_will: c.will.map(|w| v4::LastWill {
+                    topic: w.topic.clone(),
+                    message: w.payload.clone(),
+                    qos: qos4(w.qos),
+                    retain: w.retain,
+                }),
+                login: c.username.map(|u| v4::Login {
+                    username: u.to_string(),
+                    password: c.password.unwrap_or_default().to_string(),
+                }),
+            };
+            let _ = connect.write(out);
+        }
+    }
+
+    /// Encodes a PUBLISH; returns its size in bytes.
+    pub fn publish(&self, pkid: u16, dup: bool, m: &Message, out: &mut BytesMut) -> usize {
+        self.trace(|| {
+            format!(
+                "PUBLISH (mid {pkid}, qos {}, retain {}, dup {dup}, {:?}, {} bytes)",
+                m.qos,
+                m.retain,
+                m.topic,
+                m.payload.len()
+            )
+        });
+        let before = out.len();
+        if self.v5() {
+            let mut props = self.publish_props.clone();
+            if m.response_topic.is_some() || m.correlation_data.is_some() {
+                let p = props.get_or_insert_with(PublishProperties::default);
+                p.response_topic = m.response_topic.clone().or(p.response_topic.take());
+                p.correlation_data = m.correlation_data.clone().or(p.correlation_data.take());
+            }
+            let p = v5::Publish {
+                dup,
+                qos: qos5(m.qos),
+                retain: m.retain,
+                topic: Bytes::copy_from_slice(m.topic.as_bytes()),
+                pkid,
+                payload: m.payload.clone(),
+                properties: props,
+            };
+            let _ = p.write(out);
+        } else {
+            let p = v4::Publish {
+                dup,
+                qos: qos4(m.qos),
+                retain: m.retain,
+                topic: m.topic.clone(),
+                pkid,
+                payload: m.payload.clone(),
+            };
+            let _ = p.write(out);
+        }
+        out.len() - before
+    }
+
+    pub fn puback(&self, pkid: u16, out: &mut BytesMut) {
+        self.trace(|| format!("PUBACK (mid {pkid})"));
+        if self.v5() {
+            let _ = v5::PubAck::new(pkid, None).write(out);
+        } else {
+            let _ = v4::PubAck::new(pkid).write(out);
+        }
+    }
+
+    pub fn pubrec(&self, pkid: u16, out: &mut BytesMut) {
+        self.trace(|| format!("PUBREC (mid {pkid})"));
+        if self.v5() {
+            let _ = v5::PubRec::new(pkid, None).write(out);
+        } else {
+            let _ = v4::PubRec::new(pkid).write(out);
+        }
+    }
+
+    pub fn pubrel(&self, pkid: u16, out: &mut BytesMut) {
+        self.trace(|| format!("PUBREL (mid {pkid})"));
+        if self.v5() {
+            let _ = v5::PubRel::new(pkid, None).write(out);
+        } else {
+            let _ = v4::PubRel::new(pkid).write(out);
+        }
+    }
+
+    pub fn pubcomp(&self, pkid: u16, out: &mut BytesMut) {
+        self.trace(|| format!("PUBCOMP (mid {pkid})"));
+        if self.v5() {
+            let _ = v5::PubComp::new(pkid, None).write(out);
+        } else {
+            let _ = v4::PubComp::new(pkid).write(out);
+        }
+    }
+
+    pub fn subscribe(&self, pkid: u16, subs: &[Subscription], out: &mut BytesMut) {
+        self.trace(|| format!("SUBSCRIBE (mid {pkid}, {} filters)", subs.len()));
+        if self.v5() {
+            use v5::{Filter, RetainForwardRule};
+            let filters: Vec<Filter> = subs
+                .iter()
+                .map(|s| {
+                    let mut f = Filter::new(s.filter.clone(), qos5(s.qos));
+                    f.nolocal = s.no_local;
+                    f.preserve_retain = s.retain_as_published;
+                    f.retain_forward_rule = match s.retain_handling {
+                        0 => RetainForwardRule::OnEverySubscribe,
+                        1 => RetainForwardRule::OnNewSubscribe,
+                        _ => RetainForwardRule::Never,
+                    };
+                    f
+                })
+                .collect();
+            let mut p = v5::Subscribe::new_many(filters, self.subscribe_props.clone());
+            p.pkid = pkid;
+            let _ = p.write(out);
+        } else {
+            let mut p = v4::Subscribe::new_many(
+                subs.iter()
+                    .map(|s| v4::SubscribeFilter::new(s.filter.clone(), qos4(s.qos))),
+            );
+            p.pkid = pkid;
+            let _ = p.write(out);
+        }
+    }
+
+    pub fn unsubscribe(&self, pkid: u16, filter: &str, out: &mut BytesMut) {
+        self.trace(|| format!("UNSUBSCRIBE (mid {pkid}, {filter:?})"));
+        if self.v5() {
+            let mut p = v5::Unsubscribe::new(filter, self.unsubscribe_props.clone());
+            p.pkid = pkid;
+            let _ = p.write(out);
+        } else {
+            let mut p = v4::Unsubscribe::new(filter);
+            p.pkid = pkid;
+            let _ = p.write(out);
+        }
+    }
+
+    pub fn pingreq(&self, out: &mut BytesMut) {
+        self.trace(|| "PINGREQ".into());
+        if self.v5() {
+            let _ = v5::PingReq::write(out);
+        } else {
+            let _ = v4::PingReq.write(out);
+        }
+    }
+
+    /// DISCONNECT; v5 with `-D disconnect` properties and, when we kept the session only for
+    /// the run, a session expiry of 0 so the broker drops it.
+    pub fn disconnect(&self, props: Option<v5::DisconnectProperties>, out: &mut BytesMut) {
+        self.trace(|| "DISCONNECT".into());
+        if self.v5() {
+            let mut d = v5::Disconnect::new(v5::DisconnectReasonCode::NormalDisconnection);
+            d.properties = props;
+            let _ = d.write(out);
+        } else {
+            let _ = v4::Disconnect.write(out);
+        }
+    }
+}
+
+fn from_v4(p: v4::Packet) -> In {
+    use v4::Packet;
+    match p {
+        Packet::ConnAck(c) => {
+            let code = c.code as u8;
+            In::ConnAck(ConnAck {
+                session_present: c.session_present,
+                refusal: (code != 0).then(|| words(&format!("{:?}", c.code))),
+                receive_max: None,
+                max_packet: None,
+            })
+        }
+        Packet::Publish(p) => In::Publish(Incoming {
+            topic: p.topic,
+            payload: p.payload,
+            qos: p.qos as u8,
+            retain: p.retain,
+            dup: p.dup,
+            pkid: p.pkid,
+            properties: None,
+            generation: 0,
+        }),
+        Packet::PubAck(a) => In::PubAck {
+            pkid: a.pkid,
+            reason: None,
+        },
+        Packet::PubRec(r) => In::PubRec {
+            pkid: r.pkid,
+            reason: None,
+        },
+        Packet::PubRel(r) => In::PubRel { pkid: r.pkid },
+        Packet::PubComp(c) => In::PubComp {
+            pkid: c.pkid,
+            reason: None,
+        },
+        Packet::SubAck(s) => In::SubAck {
+            pkid: s.pkid,
+            codes: s
+                .return_codes
+                .iter()
+                .map(|c| match c {
+                    v4::SubscribeReasonCode::Success(q) => SubCode::Granted(*q as u8),
+                    v4::SubscribeReasonCode::Failure => SubCode::Refused(Reason {
+                        code: 0x80,
+                        text: "failure".into(),
+                    }),
+                })
+                .collect(),
+        },
+        Packet::UnsubAck(u) => In::UnsubAck { pkid: u.pkid },
+        Packet::PingResp => In::PingResp,
+        Packet::Disconnect => In::Disconnect { reason: None },
+        Packet::PingReq => In::Other("PINGREQ"),
+        Packet::Connect(_) => In::Other("CONNECT"),
+        Packet::Subscribe(_) => In::Other("SUBSCRIBE"),
+        Packet::Unsubscribe(_) => In::Other("UNSUBSCRIBE"),
+    }
+}
+
+fn from_v5(p: v5::Packet) -> In {
+    use v5::Packet;
+    match p {
+        Packet::ConnAck(c) => {
+            let refused = !matches!(c.code, v5::ConnectReturnCode::Success);
+            In::ConnAck(ConnAck {
+                session_present: c.session_present,
+                refusal: refused.then(|| words(&format!("{:?}", c.code))),
+                receive_max: c.properties.as_ref().and_then(|p| p.receive_max),
+                max_packet: c.properties.as_ref().and_then(|p| p.max_packet_size),
+            })
+        }
+        Packet::Publish(p) => In::Publish(Incoming {
+            topic: String::from_utf8_lossy(&p.topic).into_owned(),
+            payload: p.payload,
+            qos: p.qos as u8,
+            retain: p.retain,
+            dup: p.dup,
+            pkid: p.pkid,
+            properties: p.properties,
+            generation: 0,
+        }),
+        Packet::PubAck(a) => In::PubAck {
+            pkid: a.pkid,
+            reason: Some(reason(puback_code(&a.reason), a.reason)),
+        },
+        Packet::PubRec(r) => {
+            let code = pubrec_code(&r.reason);
+            In::PubRec {
+                pkid: r.pkid,
+                reason: Some(reason(code, r.reason)),
+            }
+        }
+        Packet::PubRel(r) => In::PubRel { pkid: r.pkid },
+        Packet::PubComp(c) => In::PubComp {
+            pkid: c.pkid,
+            reason: match c.reason {
+                PubCompReason::Success => None,
+                PubCompReason::PacketIdentifierNotFound => Some(reason(0x92, c.reason)),
+            },
+        },
+        Packet::SubAck(s) => In::SubAck {
+            pkid: s.pkid,
+            codes: s.return_codes.iter().map(sub5).collect(),
+        },
+        Packet::UnsubAck(u) => In::UnsubAck { pkid: u.pkid },
+        Packet::PingResp(_) => In::PingResp,
+        Packet::Disconnect(d) => In::Disconnect {
+            reason: Some(reason(d.reason_code as u8, d.reason_code)),
+        },
+        Packet::PingReq(_) => In::Other("PINGREQ"),
+        Packet::Auth(_) => In::Other("AUTH"),
+        Packet::Connect(..) => In::Other("CONNECT"),
+        Packet::Subscribe(_) => In::Other("SUBSCRIBE"),
+        Packet::Unsubscribe(_) => In::Other("UNSUBSCRIBE"),
+    }
+}

@@ -1,0 +1,713 @@
+//! The driver: one tokio task per connection that moves bytes between the socket and the
+//! session state (`state.rs`), and connects again with backoff when the connection is lost.
+//!
+//! One loop, one socket: it reads into a reused buffer, and writes everything the state has
+//! ready in one `write` per wake-up (acks, resends and new messages together). Reading pauses
+//! while the owner has not taken the events already decoded (a blocked stdout slows `sub`, it
+//! does not grow memory), but writing, and so keep-alive, goes on.
+
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use rumqttc::v5::mqttbytes::v5::{ConnectProperties, DisconnectProperties};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::codec::{self, In};
+use super::config::{ConnConfig, Endpoint};
+use super::state::{Event, Fault, State};
+use super::transport::{self, Stream};
+use super::{AckToken, Message};
+use crate::cli::Protocol;
+use crate::exit::{self, Failure};
+
+/// Owner → driver.
+#[derive(Debug)]
+pub enum ToDriver {
+    Publish(u64, Message),
+    Ack(AckToken),
+    /// Send DISCONNECT once everything queued before it is written.
+    Disconnect,
+}
+
+/// Driver → owner.
+#[derive(Debug)]
+pub enum FromDriver {
+    Connected {
+        session_present: bool,
+    },
+    Lost(String),
+    Event(Event),
+    /// The run cannot go on (refused, a message the broker never takes, gave up reconnecting).
+    Fatal(Failure),
+    /// `--reconnect-timeout` passed without a connection.
+    GaveUp(String),
+    Finished,
+}
+
+/// How long the session survives at the broker between our connections when we keep it only
+/// for the life of the run (v5): long enough for an outage, short enough that a killed run
+/// does not leave a session queueing messages for long.
+pub const RUN_SESSION_EXPIRY: u32 = 300;
+
+/// Events decoded but not taken by the owner, before reading pauses.
+pub const EVENT_QUEUE: usize = 1024;
+
+/// How the connections of one run are made.
+pub struct Plan {
+    pub cfg: ConnConfig,
+    /// Keep the session at the broker across reconnects although the user asked for a clean
+    /// one (QoS 2 exactly once across connection loss), and remove it at the end.
+    pub run_session: bool,
+    /// How long to read after DISCONNECT until the broker closes (see `close`).
+    pub linger: Duration,
+    pub reconnect_timeout: Option<Duration>,
+    pub bind: transport::Bind,
+}
+
+impl Plan {
+    fn clean_start(&self, resumed: bool) -> bool {
+        if self.run_session {
+            // v5: clean at first, then resume; 3.1.1 has no clean start with a kept session.
+            self.cfg.protocol == Protocol::V5 && !resumed
+        } else if !self.cfg.clean_start {
+            false
+        } else {
+            // A clean session asked for: every connection starts clean.
+            true
+        }
+    }
+
+    fn connect_properties(&self) -> Option<ConnectProperties> {
+        let mut p = self.cfg.props.connect.clone();
+        if let Some(x) = self.cfg.session_expiry {
+            p.get_or_insert_with(ConnectProperties::new)
+                .session_expiry_interval = Some(x);
+        }
+        if self.run_session && self.cfg.protocol == Protocol::V5 {
+            let p = p.get_or_insert_with(ConnectProperties::new);
+            if p.session_expiry_interval.is_none_or(|x| x == 0) {
+                p.session_expiry_interval = Some(RUN_SESSION_EXPIRY);
+            }
+        }
+        if self.cfg.protocol == Protocol::V311 {
+            return None;
+        }
+        p
+    }
+
+    fn disconnect_properties(&self) -> Option<DisconnectProperties> {
+        let mut p = self.cfg.props.disconnect.clone();
+        if self.run_session && self.cfg.protocol == Protocol::V5 {
+            p.get_or_insert_with(empty_disconnect_props)
+                .session_expiry_interval = Some(0);
+        }
+        p
+    }
+}
+
+fn empty_disconnect_props() -> DisconnectProperties {
+    DisconnectProperties {
+        session_expiry_interval: None,
+        reason_string: None,
+        user_properties: Vec::new(),
+        server_reference: None,
+    }
+}
+
+/// Opens a stream and does the CONNECT/CONNACK exchange.
+pub async fn handshake(
+    plan: &Plan,
+    codec: &codec::Codec,
+    clean_start: bool,
+    will: bool,
+) -> Result<(Stream, codec::ConnAck, BytesMut), Failure> {
+    let cfg = &plan.cfg;
+    let mut stream = transport::open(cfg, plan.bind).await?;
+    let mut out = BytesMut::new();
+    let connect = codec::Connect {
+        client_id: &cfg.client_id,
+        keepalive: cfg.keepalive,
+        clean_start,
+        username: cfg.username.as_deref(),
+        password: cfg.password.as_deref(),
+        will: if will { cfg.will.as_ref() } else { None },
+        properties: plan.connect_properties(),
+        will_properties: cfg.props.will.clone(),
+    };
+    if cfg.debug {
+        eprintln!(
+            "mqtk: sending CONNECT to {} (client id {:?}, MQTT {}, clean {}, keepalive {}s{}{})",
+            cfg.endpoint,
+            cfg.client_id,
+            if cfg.protocol == Protocol::V5 {
+                "5"
+            } else {
+                "3.1.1"
+            },
+            clean_start,
+            cfg.keepalive,
+            cfg.username
+                .as_ref()
+                .map(|u| format!(", user {u:?}"))
+                .unwrap_or_default(),
+            if cfg.password.is_some() {
+                ", password set"
+            } else {
+                ""
+            },
+        );
+    }
+    codec.connect(&connect, &mut out);
+    let early = |e: &std::io::Error| early_close(e, &cfg.endpoint, cfg);
+    let exchange = async {
+        stream.write_all(&out).await.map_err(|e| early(&e))?;
+        stream.flush().await.map_err(|e| early(&e))?;
+        let mut buf = BytesMut::with_capacity(256);
+        loop {
+            match codec.decode(&mut buf) {
+                Ok(Some(In::ConnAck(c))) => return Ok((c, buf)),
+                Ok(Some(other)) => {
+                    return Err(closed_early(
+                        &cfg.endpoint,
+                        &format!("the broker answered CONNECT with {other:?}, not CONNACK"),
+                    ));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(closed_early(
+                        &cfg.endpoint,
+                        &format!("the broker's answer to CONNECT is not MQTT ({e})"),
+                    ));
+                }
+            }
+            let n = stream.read_buf(&mut buf).await.map_err(|e| early(&e))?;
+            if n == 0 {
+                return Err(closed_early(
+                    &cfg.endpoint,
+                    "the connection ended before the broker answered CONNECT: the broker \
+                     closed the connection",
+                ));
+            }
+        }
+    };
+    let (connack, rest) = match tokio::time::timeout(transport::CONNECT_TIMEOUT, exchange).await {
+        Ok(r) => r?,
+        Err(_) => {
+            return Err(exit::connect(format!(
+                "could not connect to {} (no CONNACK within {}s)",
+                cfg.endpoint,
+                transport::CONNECT_TIMEOUT.as_secs()
+            )));
+        }
+    };
+    if cfg.debug {
+        eprintln!(
+            "mqtk: received CONNACK (session present: {})",
+            connack.session_present
+        );
+    }
+    if let Some(why) = &connack.refusal {
+        let f = exit::refused(format!("the broker refused the connection ({why})"));
+        return Err(
+            if why.contains("not authorized") || why.contains("user name") {
+                f.with_hint(
+                    "mosquitto answers 'not authorized' for a wrong password or unknown user too",
+                )
+            } else {
+                f
+            },
+        );
+    }
+    Ok((stream, connack, rest))
+}
+
+/// A failure while writing CONNECT or reading CONNACK: a TLS alert (the broker refusing our
+/// client certificate arrives here under TLS 1.3), or a plain port closing on TLS.
+fn early_close(e: &std::io::Error, endpoint: &Endpoint, cfg: &ConnConfig) -> Failure {
+    if super::tls::rustls_cause(e).is_some() {
+        return transport::tls_failure(e, endpoint, cfg.tls.as_ref());
+    }
+    closed_early(
+        endpoint,
+        &format!(
+            "the connection ended before the broker answered CONNECT: {}",
+            transport::io_words(e)
+        ),
+    )
+}
+
+fn closed_early(endpoint: &Endpoint, why: &str) -> Failure {
+    let hint = if endpoint.tls() {
+        "is this a TLS port? a plain MQTT port (usually 1883) does not speak TLS"
+    } else {
+        "is this a TLS port? add --cafile FILE (or use an mqtts:// URL) to connect with TLS"
+    };
+    transport::connect_failure(endpoint, why, Some(hint.into()))
+}
+
+/// Why a connection ended.
+enum End {
+    Lost(String),
+    /// DISCONNECT was written; the run is over.
+    Closed,
+    Fatal(Failure),
+    /// The owner is gone.
+    Gone,
+}
+
+/// The driver task of a `Session`.
+pub async fn drive(
+    plan: Plan,
+    mut state: State,
+    mut rx: mpsc::UnboundedReceiver<ToDriver>,
+    tx: mpsc::Sender<FromDriver>,
+) {
+    let mut connected_once = false;
+    let mut backoff = Backoff::new();
+    let mut disconnect_asked = false;
+    let mut lost_since: Option<Instant> = None;
+    loop {
+        let clean = plan.clean_start(connected_once);
+        let codec = state.codec().clone();
+        let attempt = tokio::select! {
+            r = handshake(&plan, &codec, clean, true) => r,
+            // Commands keep arriving while we connect: queue them in the state.
+            () = absorb(&mut rx, &mut state, &mut disconnect_asked) => return,
+        };
+        let (stream, connack, rest) = match attempt {
+            Ok(x) => x,
+            Err(f) => {
+                if f.status == exit::ExitStatus::Refused || !connected_once {
+                    let _ = tx.send(FromDriver::Fatal(f)).await;
+                    return;
+                }
+                if disconnect_asked {
+                    let _ = tx.send(FromDriver::Finished).await;
+                    return;
+                }
+                if let (Some(limit), Some(since)) = (plan.reconnect_timeout, lost_since)
+                    && since.elapsed() >= limit
+                {
+                    let _ = tx
+                        .send(FromDriver::GaveUp(format!(
+                            "gave up reconnecting to {} after {}s ({})",
+                            plan.cfg.endpoint,
+                            limit.as_secs_f64(),
+                            f.message
+                        )))
+                        .await;
+                    return;
+                }
+                if plan.cfg.debug {
+                    eprintln!("mqtk: {}", f.message);
+                }
+                if !wait(
+                    &mut backoff,
+                    &plan,
+                    lost_since,
+                    &mut rx,
+                    &mut state,
+                    &mut disconnect_asked,
+                )
+                .await
+                {
+                    return;
+                }
+                continue;
+            }
+        };
+        if plan.run_session
+            && plan.cfg.protocol == Protocol::V311
+            && !connected_once
+            && connack.session_present
+        {
+            // A session left behind under this client id by an earlier run: its ids would
+            // clash with ours. Start from nothing.
+            drop(stream);
+            if let Err(f) = purge(&plan, &codec).await {
+                let _ = tx.send(FromDriver::Fatal(f)).await;
+                return;
+            }
+            continue;
+        }
+        let first = !connected_once;
+        connected_once = true;
+        let now = Instant::now();
+        state.connected(
+            connack.session_present,
+            connack.receive_max,
+            connack.max_packet,
+            now.into_std(),
+        );
+        if tx
+            .send(FromDriver::Connected {
+                session_present: connack.session_present,
+            })
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let _ = first;
+        let started = Instant::now();
+        let end = run(
+            &plan,
+            &mut state,
+            stream,
+            rest,
+            &mut rx,
+            &tx,
+            &mut disconnect_asked,
+        )
+        .await;
+        let fault = state.disconnected();
+        // The events of the old connection go out before "lost".
+        while let Some(ev) = state.poll_event() {
+            if tx.send(FromDriver::Event(ev)).await.is_err() {
+                return;
+            }
+        }
+        match end {
+            End::Closed => {
+                if plan.run_session && plan.cfg.protocol == Protocol::V311 {
+                    // 3.1.1 cannot end a kept session with DISCONNECT; a clean connection does.
+                    let _ = purge(&plan, state.codec()).await;
+                }
+                let _ = tx.send(FromDriver::Finished).await;
+                return;
+            }
+            End::Gone => return,
+            End::Fatal(f) => {
+                let _ = tx.send(FromDriver::Fatal(f)).await;
+                return;
+            }
+            End::Lost(why) => {
+                if let Some(f) = fault.and_then(|f| give_up(&f)) {
+                    let _ = tx.send(FromDriver::Fatal(f)).await;
+                    return;
+                }
+                if started.elapsed() >= Duration::from_secs(10) {
+                    backoff = Backoff::new();
+                }
+                lost_since = Some(Instant::now());
+                if tx.send(FromDriver::Lost(why)).await.is_err() {
+                    return;
+                }
+                if disconnect_asked {
+                    let _ = tx.send(FromDriver::Finished).await;
+                    return;
+                }
+                if !wait(
+                    &mut backoff,
+                    &plan,
+                    lost_since,
+                    &mut rx,
+                    &mut state,
+                    &mut disconnect_asked,
+                )
+                .await
+                {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Connects with a clean session and leaves at once: the broker forgets the client id's session.
+async fn purge(plan: &Plan, codec: &codec::Codec) -> Result<(), Failure> {
+    let (mut stream, _, _) = handshake(plan, codec, true, false).await?;
+    let mut out = BytesMut::new();
+    codec.disconnect(None, &mut out);
+    let _ = stream.write_all(&out).await;
+    let _ = stream.shutdown().await;
+    let mut sink = [0u8; 64];
+    let _ = tokio::time::timeout(Duration::from_millis(200), async {
+        while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
+    Ok(())
+}
+
+fn give_up(f: &Fault) -> Option<Failure> {
+    match f {
+        Fault::Refused { topic, size, .. } => Some(exit::rejected(format!(
+            "the broker closed the connection each time it got the message to {topic:?} \
+             ({size} bytes payload), {} times in a row; it will not accept it",
+            super::state::STRIKES
+        )).with_hint("a broker's max_packet_size, or its access control, can make it drop a client for a message")),
+        Fault::TooLarge {
+            topic, size, max, ..
+        } => Some(exit::rejected(format!(
+            "the message to {topic:?} is {size} bytes; the broker accepts packets of at most {max} bytes"
+        ))),
+        Fault::KeepAliveTimeout => None,
+    }
+}
+
+/// Sleeps out the backoff while absorbing commands. False when the owner is gone.
+async fn wait(
+    backoff: &mut Backoff,
+    plan: &Plan,
+    lost_since: Option<Instant>,
+    rx: &mut mpsc::UnboundedReceiver<ToDriver>,
+    state: &mut State,
+    disconnect_asked: &mut bool,
+) -> bool {
+    let mut delay = backoff.next();
+    if let (Some(limit), Some(since)) = (plan.reconnect_timeout, lost_since) {
+        // Try once more right at the limit rather than sleeping past it.
+        let left = (since + limit).saturating_duration_since(Instant::now());
+        delay = delay.min(left);
+    }
+    tokio::select! {
+        () = tokio::time::sleep(delay) => true,
+        () = absorb(rx, state, disconnect_asked) => false,
+    }
+}
+
+/// Takes commands into the state until the owner is gone (never returns otherwise).
+async fn absorb(
+    rx: &mut mpsc::UnboundedReceiver<ToDriver>,
+    state: &mut State,
+    disconnect_asked: &mut bool,
+) {
+    while let Some(cmd) = rx.recv().await {
+        apply(cmd, state, disconnect_asked);
+    }
+}
+
+fn apply(cmd: ToDriver, state: &mut State, disconnect_asked: &mut bool) {
+    match cmd {
+        ToDriver::Publish(tag, m) => state.publish(tag, m),
+        ToDriver::Ack(t) => state.ack(t),
+        ToDriver::Disconnect => *disconnect_asked = true,
+    }
+}
+
+/// Exponential backoff with jitter: 250 ms doubling to 30 s, each delay drawn from 75–125 %.
+struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff {
+            next: Duration::from_millis(250),
+        }
+    }
+
+    fn next(&mut self) -> Duration {
+        let base = self.next;
+        self.next = (self.next * 2).min(Duration::from_secs(30));
+        let mut b = [0u8; 2];
+        let _ = getrandom::fill(&mut b);
+        let jitter = 0.75 + f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX) * 0.5;
+        base.mul_f64(jitter)
+    }
+}
+
+/// One connection: until it is lost, DISCONNECT is written, or the owner is gone.
+async fn run(
+    plan: &Plan,
+    state: &mut State,
+    stream: Stream,
+    rest: BytesMut,
+    rx: &mut mpsc::UnboundedReceiver<ToDriver>,
+    tx: &mpsc::Sender<FromDriver>,
+    disconnect_asked: &mut bool,
+) -> End {
+    let debug = plan.cfg.debug;
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let mut rbuf = rest;
+    let mut wbuf = BytesMut::new();
+    let mut unflushed = false;
+    let mut closing = false;
+    let mut stash: Option<Event> = None;
+    let mut rx_open = true;
+    loop {
+        // Commands already waiting, all of them: one write carries them together.
+        while rx_open {
+            match rx.try_recv() {
+                Ok(cmd) => apply(cmd, state, disconnect_asked),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => rx_open = false,
+            }
+        }
+        if !rx_open {
+            return End::Gone;
+        }
+        // Events to the owner, until its queue is full.
+        while let Some(ev) = stash.take().or_else(|| state.poll_event()) {
+            match tx.try_send(FromDriver::Event(ev)) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(FromDriver::Event(ev))) => {
+                    stash = Some(ev);
+                    break;
+                }
+                Err(_) => return End::Gone,
+            }
+        }
+        let now = Instant::now();
+        if !closing {
+            if let Err(f) = state.transmit(&mut wbuf, now.into_std()) {
+                match give_up(&f) {
+                    Some(failure) => return End::Fatal(failure),
+                    None => return End::Lost("no answer to PINGREQ".into()),
+                }
+            }
+            if *disconnect_asked {
+                state
+                    .codec()
+                    .disconnect(plan.disconnect_properties(), &mut wbuf);
+                closing = true;
+            }
+        }
+        if closing && wbuf.is_empty() && !unflushed {
+            close(&mut rd, &mut wr, plan.linger).await;
+            return End::Closed;
+        }
+        let reading = stash.is_none();
+        let deadline = state.deadline().map(Instant::from_std);
+        if reading && let Err(Fault::KeepAliveTimeout) = state.check(now.into_std()) {
+            return End::Lost("the broker did not answer PINGREQ within the keep-alive".into());
+        }
+        if rbuf.capacity() - rbuf.len() < 1024 {
+            rbuf.reserve(4096);
+        }
+        tokio::select! {
+            biased;
+            cmd = rx.recv() => match cmd {
+                Some(cmd) => apply(cmd, state, disconnect_asked),
+                None => rx_open = false,
+            },
+            // One branch for both: a `write` that completed is never dropped unaccounted.
+            r = write_or_flush(&mut wr, &wbuf), if !wbuf.is_empty() || unflushed => match r {
+                Ok(0) => {
+                    unflushed = false;
+                    state.flushed();
+                }
+                Ok(n) => {
+                    wbuf.advance(n);
+                    unflushed = true;
+                }
+                Err(e) => return End::Lost(lost_words(&e, plan)),
+            },
+            permit = tx.reserve(), if stash.is_some() => match permit {
+                Ok(p) => p.send(FromDriver::Event(stash.take().expect("checked"))),
+                Err(_) => return End::Gone,
+            },
+            r = rd.read_buf(&mut rbuf), if reading => match r {
+                Ok(0) => return End::Lost("the broker closed the connection".into()),
+                Ok(_) => {
+                    let now = Instant::now().into_std();
+                    loop {
+                        match state.codec().decode(&mut rbuf) {
+                            Ok(Some(p)) => {
+                                if debug {
+                                    trace(&p);
+                                }
+                                if let In::Disconnect { reason } = &p {
+                                    return End::Lost(match reason {
+                                        Some(r) => format!("the broker sent DISCONNECT: {}", r.text),
+                                        None => "the broker sent DISCONNECT".into(),
+                                    });
+                                }
+                                state.received(p, now);
+                            }
+                            Ok(None) => break,
+                            Err(e) => return End::Lost(format!("the broker sent a malformed packet ({e})")),
+                        }
+                    }
+                    // Heap only for a partial frame: an emptied big buffer is given back.
+                    if rbuf.is_empty() && rbuf.capacity() > 64 * 1024 {
+                        rbuf = BytesMut::new();
+                    }
+                }
+                Err(e) => return End::Lost(lost_words(&e, plan)),
+            },
+            () = sleep_until(deadline) => {}
+        }
+    }
+}
+
+/// Writes what it can of `buf` (the count), or with `buf` empty flushes (0).
+async fn write_or_flush<W: tokio::io::AsyncWrite + Unpin>(
+    wr: &mut W,
+    buf: &[u8],
+) -> std::io::Result<usize> {
+    if buf.is_empty() {
+        wr.flush().await?;
+        Ok(0)
+    } else {
+        match wr.write(buf).await? {
+            0 => Err(std::io::ErrorKind::WriteZero.into()),
+            n => Ok(n),
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn lost_words(e: &std::io::Error, plan: &Plan) -> String {
+    if super::tls::rustls_cause(e).is_some() {
+        return transport::tls_failure(e, &plan.cfg.endpoint, plan.cfg.tls.as_ref()).message;
+    }
+    transport::io_words(e)
+}
+
+/// After DISCONNECT: end our side, then read until the broker closes. Closing a socket that
+/// still holds unread data makes the kernel send a reset, which throws away what we wrote last
+/// (acks, the DISCONNECT itself), so the broker would redeliver acknowledged messages and
+/// publish our Will. Tested by tests/subscribe.rs `count_leaves_unprinted_messages_*`.
+async fn close<R, W>(rd: &mut R, wr: &mut W, linger: Duration)
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let _ = wr.flush().await;
+    let _ = wr.shutdown().await;
+    let mut sink = [0u8; 1024];
+    let _ = tokio::time::timeout(linger, async {
+        while matches!(rd.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
+}
+
+/// `-d`: one line per packet received on stderr (CONNECT and CONNACK are traced by
+/// `handshake`, what we send by the codec).
+fn trace(p: &In) {
+    let rc = |r: &Option<super::Reason>| match r {
+        Some(r) => format!(", reason 0x{:02x} {}", r.code, r.text),
+        None => String::new(),
+    };
+    let line = match p {
+        In::ConnAck(c) => format!("received CONNACK (session present: {})", c.session_present),
+        In::Publish(m) => format!(
+            "received PUBLISH (mid {}, qos {}, retain {}, dup {}, {:?}, {} bytes)",
+            m.pkid,
+            m.qos,
+            m.retain,
+            m.dup,
+            m.topic,
+            m.payload.len()
+        ),
+        In::PubAck { pkid, reason } => format!("received PUBACK (mid {pkid}{})", rc(reason)),
+        In::PubRec { pkid, reason } => format!("received PUBREC (mid {pkid}{})", rc(reason)),
+        In::PubRel { pkid } => format!("received PUBREL (mid {pkid})"),
+        In::PubComp { pkid, reason } => format!("received PUBCOMP (mid {pkid}{})", rc(reason)),
+        In::SubAck { pkid, codes } => format!("received SUBACK (mid {pkid}, {codes:?})"),
+        In::UnsubAck { pkid } => format!("received UNSUBACK (mid {pkid})"),
+        In::PingResp => "received PINGRESP".into(),
+        In::Disconnect { reason } => format!("received DISCONNECT{}", rc(reason)),
+        In::Other(what) => format!("received {what}"),
+    };
+    eprintln!("mqtk: {line}");
+}

@@ -1,0 +1,284 @@
+//! Opening the byte stream an MQTT connection runs on: TCP, TLS (the rustls `ClientConfig`
+//! from `tls.rs`), WebSockets over either (subprotocol `mqtt`), and unix sockets. Failures are
+//! sorted into "could not connect" (exit 3) with words and hints here, where the cause is
+//! still known.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpSocket, TcpStream};
+
+use super::config::{ConnConfig, Endpoint};
+use super::tls::{self, Tls};
+use crate::exit::{self, Failure};
+
+/// How long opening a stream (TCP, TLS and WebSocket handshakes) may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// An open stream. TCP is kept as itself (the common case pays no boxing); the others are
+/// boxed.
+pub enum Stream {
+    Tcp(TcpStream),
+    Other(Box<dyn Io>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Other(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Other(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Stream::Other(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Other(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Where to connect from (`sim --bind-addr`); `None`: the system chooses.
+pub type Bind = Option<std::net::IpAddr>;
+
+/// Opens the stream for `cfg.endpoint`, within `CONNECT_TIMEOUT`.
+pub async fn open(cfg: &ConnConfig, bind: Bind) -> Result<Stream, Failure> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, open_inner(cfg, bind)).await {
+        Ok(r) => r,
+        Err(_) => Err(exit::connect(format!(
+            "could not connect to {} (timed out after {}s)",
+            cfg.endpoint,
+            CONNECT_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
+async fn open_inner(cfg: &ConnConfig, bind: Bind) -> Result<Stream, Failure> {
+    let endpoint = &cfg.endpoint;
+    match endpoint {
+        Endpoint::Unix(path) => {
+            let s = tokio::net::UnixStream::connect(path)
+                .await
+                .map_err(|e| connect_failure(endpoint, &io_words(&e), None))?;
+            Ok(Stream::Other(Box::new(s)))
+        }
+        Endpoint::Tcp { host, port, tls } => {
+            let tcp = tcp(host, *port, bind, endpoint).await?;
+            if !*tls {
+                return Ok(Stream::Tcp(tcp));
+            }
+            let t = cfg
+                .tls
+                .as_ref()
+                .expect("a TLS endpoint has its configuration");
+            let s = tls_handshake(t, host, tcp, endpoint).await?;
+            Ok(Stream::Other(Box::new(s)))
+        }
+        Endpoint::WebSocket {
+            host, port, tls, ..
+        } => {
+            let tcp = tcp(host, *port, bind, endpoint).await?;
+            let url = endpoint.to_string();
+            if *tls {
+                let t = cfg
+                    .tls
+                    .as_ref()
+                    .expect("a TLS endpoint has its configuration");
+                let s = tls_handshake(t, host, tcp, endpoint).await?;
+                websocket(&url, s, endpoint).await
+            } else {
+                websocket(&url, tcp, endpoint).await
+            }
+        }
+    }
+}
+
+async fn tcp(host: &str, port: u16, bind: Bind, endpoint: &Endpoint) -> Result<TcpStream, Failure> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| connect_failure(endpoint, &io_words(&e), None))?
+        .collect();
+    let mut last = None;
+    for addr in addrs {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        };
+        let attempt = async {
+            let socket = socket?;
+            if let Some(ip) = bind {
+                socket.bind(SocketAddr::new(ip, 0))?;
+            }
+            socket.connect(addr).await
+        };
+        match attempt.await {
+            Ok(s) => {
+                // Small packets waiting for the peer's delayed ACK (Nagle) cost a round trip
+                // per in-flight window.
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    let why = match last {
+        Some(e) => io_words(&e),
+        None => "unknown host name".into(),
+    };
+    Err(connect_failure(endpoint, &why, None))
+}
+
+async fn tls_handshake<S: Io + 'static>(
+    t: &Tls,
+    host: &str,
+    s: S,
+    endpoint: &Endpoint,
+) -> Result<tokio_rustls::client::TlsStream<S>, Failure> {
+    let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|_| {
+        connect_failure(
+            endpoint,
+            &format!("{host:?} is not a valid TLS server name"),
+            None,
+        )
+    })?;
+    let connector = tokio_rustls::TlsConnector::from(t.config.clone());
+    connector
+        .connect(name, s)
+        .await
+        .map_err(|e| tls_failure(&e, endpoint, Some(t)))
+}
+
+/// A TLS error (during the handshake, or an alert that arrives later, e.g. the broker refusing
+/// our client certificate under TLS 1.3) in words, or `None` if `e` is not one.
+pub fn tls_failure(e: &io::Error, endpoint: &Endpoint, t: Option<&Tls>) -> Failure {
+    if let Some(cause) = tls::rustls_cause(e) {
+        let (what, hint) = tls::explain(cause, endpoint.host(), t);
+        return connect_failure(endpoint, &what, hint);
+    }
+    let hint = if endpoint.tls() {
+        "is this a TLS port? a plain MQTT port (usually 1883) does not speak TLS"
+    } else {
+        "is this a TLS port? add --cafile FILE (or use an mqtts:// URL) to connect with TLS"
+    };
+    connect_failure(
+        endpoint,
+        &format!("TLS handshake failed: {}", io_words(e)),
+        Some(hint.into()),
+    )
+}
+
+async fn websocket<S: Io + 'static>(
+    url: &str,
+    s: S,
+    endpoint: &Endpoint,
+) -> Result<Stream, Failure> {
+    use async_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = url
+        .into_client_request()
+        .map_err(|e| connect_failure(endpoint, &format!("invalid WebSocket URL: {e}"), None))?;
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "mqtt".parse().expect("a valid header"),
+    );
+    let (ws, response) = async_tungstenite::tokio::client_async(request, s)
+        .await
+        .map_err(|e| {
+            let what = if endpoint.tls() {
+                format!("TLS or WebSocket handshake failed: {e}")
+            } else {
+                format!("WebSocket handshake failed: {e}")
+            };
+            connect_failure(endpoint, &what, Some(ws_hint(endpoint)))
+        })?;
+    let proto = response
+        .headers()
+        .get("Sec-WebSocket-Protocol")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
+    if proto != Some("mqtt") {
+        return Err(connect_failure(
+            endpoint,
+            "not an MQTT WebSocket endpoint: the answer names no \"mqtt\" subprotocol",
+            Some(ws_hint(endpoint)),
+        ));
+    }
+    Ok(Stream::Other(Box::new(
+        ws_stream_tungstenite::WsStream::new(ws),
+    )))
+}
+
+pub fn connect_failure(endpoint: &Endpoint, why: &str, hint: Option<String>) -> Failure {
+    let mut f = exit::connect(format!("could not connect to {endpoint} ({why})"));
+    if let Some(h) = hint {
+        f = f.with_hint(h);
+    } else if why.contains("refused") {
+        f = f.with_hint("is a broker running there? check -h and -p");
+    }
+    f
+}
+
+fn ws_hint(endpoint: &Endpoint) -> String {
+    match endpoint {
+        Endpoint::WebSocket {
+            path, tls: true, ..
+        } => format!(
+            "is this the broker's secure WebSocket port, and is its path {path} (--ws-path)? \
+             a plain ws port does not speak TLS"
+        ),
+        Endpoint::WebSocket { path, .. } => format!(
+            "is this the broker's WebSocket port, and is its path {path} (--ws-path)? \
+             for a port with TLS use wss:// or --cafile"
+        ),
+        _ => "check the WebSocket port and --ws-path".into(),
+    }
+}
+
+pub fn io_words(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => "connection refused".into(),
+        io::ErrorKind::NotFound => "no such socket".into(),
+        io::ErrorKind::ConnectionReset => "connection reset by the broker".into(),
+        io::ErrorKind::UnexpectedEof => "the broker closed the connection".into(),
+        io::ErrorKind::BrokenPipe => "the broker closed the connection".into(),
+        _ => {
+            let s = e.to_string();
+            if s.contains("failed to lookup address") || s.contains("Name or service not known") {
+                "unknown host name".into()
+            } else {
+                s
+            }
+        }
+    }
+}
