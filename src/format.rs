@@ -85,7 +85,6 @@ pub enum Zone {
     /// The machine's local time (as mosquitto_sub), looked up per message so DST changes apply.
     #[default]
     Local,
-    #[cfg_attr(not(test), allow(dead_code))] // the commands print local time; tests pin a zone
     Fixed(FixedOffset),
 }
 

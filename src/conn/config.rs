@@ -366,28 +366,30 @@ fn resolve_password(args: &ConnArgs, from_url: Option<String>) -> Result<Option<
     }
 }
 
+/// The scheme of a `-L` URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scheme {
+pub enum Scheme {
     Mqtt,
     Mqtts,
     Ws,
     Wss,
 }
 
+/// A parsed `-L` URL.
 #[derive(Debug, PartialEq, Eq)]
-struct Url {
-    scheme: Scheme,
-    host: String,
-    port: Option<u16>,
-    user: Option<String>,
-    password: Option<String>,
-    topic: Option<String>,
+pub struct Url {
+    pub scheme: Scheme,
+    pub host: String,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub topic: Option<String>,
 }
 
 /// `mqtt[s]://[user[:password]@]host[:port]/topic` (or `ws[s]://`), user and password
 /// percent-decoded. The port is left out when the URL has none: its default depends on TLS and
 /// WebSocket options given beside the URL.
-fn parse_url(s: &str) -> Result<Url, Failure> {
+pub fn parse_url(s: &str) -> Result<Url, Failure> {
     let bad = |why: &str| usage(format!("invalid URL {s:?}: {why}"));
     let (scheme, rest) = s
         .split_once("://")

@@ -8,7 +8,11 @@ mod session;
 mod tls;
 mod wire;
 
-pub use config::{ConnConfig, Defaults, topic_matches, validate_topic_filter, validate_topic_name};
-pub use props::PropCommand;
-pub use session::{Event, Message, Session, Subscription, max_payload};
-pub use wire::{AckToken, Incoming, SubCode};
+pub use config::{Scheme, Url, parse_url};
+pub use props::{PropCommand, V5Props};
+
+pub(crate) use config::{
+    ConnConfig, Defaults, topic_matches, validate_topic_filter, validate_topic_name,
+};
+pub(crate) use session::{Event, Message, Session, Subscription, max_payload};
+pub(crate) use wire::{AckToken, Incoming, SubCode};
