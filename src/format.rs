@@ -19,7 +19,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::format::{Item, StrftimeItems};
 use chrono::{DateTime, FixedOffset, Local, SecondsFormat, Utc};
 
-/// One received message, as the formatter sees it (filled in from the MQTT packet by `conn`).
+/// One received message, as the formatter sees it (filled in from the MQTT packet by the
+/// printer of `sub` and `rr`).
 #[derive(Clone, Copy, Debug)]
 pub struct Message<'a> {
     pub topic: &'a str,

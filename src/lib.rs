@@ -15,3 +15,4 @@ pub mod format;
 pub(crate) mod pki;
 pub(crate) mod profile;
 pub mod pwfile;
+pub mod topic;

@@ -13,10 +13,9 @@ use tokio::sync::mpsc;
 
 use super::subscribe::Signals;
 use crate::cli::{Protocol, PublishArgs};
-use crate::conn::{
-    ConnConfig, Defaults, Message, PropCommand, Session, max_payload, validate_topic_name,
-};
+use crate::conn::{ConnConfig, Defaults, Message, PropCommand, Session, max_payload};
 use crate::exit::usage;
+use crate::topic::validate_topic_name;
 
 const DEFAULTS: Defaults = Defaults {
     protocol: Protocol::V311,

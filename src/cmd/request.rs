@@ -18,9 +18,9 @@ use super::subscribe::{Printer, Signals, output, sleep_until, timed_out};
 use crate::cli::{Protocol, RequestArgs};
 use crate::conn::{
     ConnConfig, Defaults, Event, Message, PropCommand, Session, SubCode, Subscription, max_payload,
-    validate_topic_name,
 };
 use crate::exit::{self, usage};
+use crate::topic::validate_topic_name;
 
 const DEFAULTS: Defaults = Defaults {
     protocol: Protocol::V5,

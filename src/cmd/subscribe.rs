@@ -23,10 +23,11 @@ use tokio::time::Instant;
 use crate::cli::{OutputArgs, OutputFormat, Protocol, SubscribeArgs};
 use crate::conn::{
     AckToken, ConnConfig, Defaults, Event, Incoming, Message, PropCommand, Session, SubCode,
-    Subscription, topic_matches, validate_topic_filter,
+    Subscription,
 };
 use crate::exit::{self, Failure, usage};
 use crate::format::{self, Output, OutputKind, OutputSpec, Zone};
+use crate::topic::{topic_matches, validate_topic_filter};
 
 const DEFAULTS: Defaults = Defaults {
     protocol: Protocol::V311,
@@ -409,7 +410,7 @@ impl Printer {
     /// Renders one message; false when it was skipped (`%J` on a payload that is not JSON,
     /// reported on stderr).
     pub fn add(&mut self, m: &Incoming) -> bool {
-        let props = m.format_properties();
+        let props = format_properties(m);
         let msg = format::Message {
             topic: &m.topic,
             payload: &m.payload,
@@ -443,6 +444,25 @@ impl Printer {
         self.buf.clear();
         r
     }
+}
+
+/// The v5 properties of a received message as the formatter sees them (`None` on MQTT 3.1.1).
+fn format_properties(m: &Incoming) -> Option<format::Properties> {
+    let p = m.properties.as_ref()?;
+    Some(format::Properties {
+        payload_format_indicator: p.payload_format_indicator,
+        message_expiry_interval: p.message_expiry_interval,
+        topic_alias: p.topic_alias,
+        content_type: p.content_type.clone(),
+        response_topic: p.response_topic.clone(),
+        correlation_data: p.correlation_data.as_ref().map(|c| c.to_vec()),
+        subscription_identifiers: p
+            .subscription_identifiers
+            .iter()
+            .map(|&id| u32::try_from(id).unwrap_or(u32::MAX))
+            .collect(),
+        user_properties: p.user_properties.clone(),
+    })
 }
 
 /// SIGINT and SIGTERM as one stream. Installing the handlers replaces the default "die at

@@ -1,16 +1,17 @@
-//! `Session`: one MQTT connection, as a small handle plus one tokio task that owns rumqttc's
-//! event loop. This is where the delivery guarantees live.
+//! `Session`: one MQTT connection, as a small handle plus one tokio task that owns the MQTT
+//! library's event loop (through the adapter in `rumqtt.rs`). This is where the delivery
+//! guarantees live.
 //!
 //! Why a task: `EventLoop::poll` is not cancel-safe (a poll dropped mid-write can lose a packet
 //! that its state already counts as sent), so it must never race other futures in a `select!`.
 //! The driver task polls forever and forwards events over a bounded channel; the handle pushes
-//! requests into rumqttc's own request channel, which wakes the poll.
+//! requests into the library's own request channel, which wakes the poll.
 //!
 //! Why our own bookkeeping: `publish()` returning Ok only means "queued", and after a reconnect
-//! without a session rumqttc silently drops what was queued or in flight. The handle therefore
-//! keeps every message until the broker has acknowledged it (bounded by the in-flight window,
-//! so memory stays flat), learns the packet id rumqttc gave each one from the `Outgoing::Publish`
-//! events (they come in request order), and republishes whatever was lost.
+//! without a session the library silently drops what was queued or in flight. The handle
+//! therefore keeps every message until the broker has acknowledged it (bounded by the in-flight
+//! window, so memory stays flat), learns the packet id the library gave each one from the
+//! `Sent::Publish` events (they come in request order), and republishes whatever was lost.
 //!
 //! The one race — a request pushed while the driver is between "connection failed" and
 //! "reconnected" — is closed by a generation gate: the driver closes it and drains the request
@@ -21,50 +22,15 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::config::{ConnConfig, Endpoint, MAX_PACKET};
-use super::wire::{self, AckToken, Ev, Incoming, Reason, SubCode};
+use super::config::{ConnConfig, Endpoint};
+use super::packet::{AckToken, Incoming, Message, Reason, SubCode, Subscription, check_size};
+use super::props::V5Props;
+use super::rumqtt::{self, Ev, Sent};
 use crate::cli::Protocol;
 use crate::exit::{self, Failure};
-
-/// A message to publish.
-#[derive(Debug, Clone)]
-pub struct Message {
-    pub topic: String,
-    pub payload: Bytes,
-    pub qos: u8,
-    pub retain: bool,
-    /// v5 response topic and correlation data (request/response), on top of -D publish ones.
-    pub response_topic: Option<String>,
-    pub correlation_data: Option<Bytes>,
-}
-
-impl Message {
-    pub fn new(topic: impl Into<String>, payload: impl Into<Bytes>, qos: u8, retain: bool) -> Self {
-        Message {
-            topic: topic.into(),
-            payload: payload.into(),
-            qos,
-            retain,
-            response_topic: None,
-            correlation_data: None,
-        }
-    }
-}
-
-/// A subscription, restored after every reconnect that lost the session.
-#[derive(Debug, Clone)]
-pub struct Subscription {
-    pub filter: String,
-    pub qos: u8,
-    pub no_local: bool,
-    pub retain_as_published: bool,
-    /// 0 = send retained messages, 1 = only for new subscriptions, 2 = never.
-    pub retain_handling: u8,
-}
 
 /// What a subscriber sees.
 #[derive(Debug)]
@@ -97,7 +63,7 @@ enum FromDriver {
 type Gate = Arc<Mutex<Option<u64>>>;
 
 pub struct Session {
-    client: wire::Client,
+    client: rumqtt::Client,
     from_driver: mpsc::Receiver<FromDriver>,
     gate: Gate,
     /// Generation of the last CONNACK this handle processed; pushes need the gate to match.
@@ -105,7 +71,8 @@ pub struct Session {
     driver: Option<JoinHandle<()>>,
     protocol: Protocol,
     window: usize,
-    publish_props: Option<rumqttc::v5::mqttbytes::v5::PublishProperties>,
+    /// The -D properties of PUBLISH, SUBSCRIBE and UNSUBSCRIBE packets.
+    props: V5Props,
     // Publish bookkeeping (see the module comment).
     next_seq: u64,
     store: BTreeMap<u64, Message>,
@@ -114,10 +81,8 @@ pub struct Session {
     unsent: VecDeque<u64>,
     // Subscriptions and what the caller has not consumed yet.
     subscriptions: Vec<Subscription>,
-    sub_props: Option<rumqttc::v5::mqttbytes::v5::SubscribeProperties>,
     /// `sub -U`: sent after the subscriptions, whenever they are (as mosquitto_sub does).
     unsubscriptions: Vec<String>,
-    unsub_props: Option<rumqttc::v5::mqttbytes::v5::UnsubscribeProperties>,
     subscribed_once: bool,
     events: VecDeque<Event>,
     disconnecting: bool,
@@ -144,12 +109,12 @@ impl Session {
         subscriptions: Vec<Subscription>,
         unsubscriptions: Vec<String>,
     ) -> anyhow::Result<Session> {
-        // In-flight window: QoS 1/2 are bounded by -M (v3.1.1 QoS 2 above 20 loses messages on
-        // mosquitto, reference/rust-stack.md §1.8, so -M defaults to 20). QoS 0 has no acks,
-        // only flushes; a wider window lets the writer batch.
+        // In-flight window: QoS 1/2 are bounded by -M (mosquitto silently drops v3.1.1 QoS 2
+        // messages beyond 20 in flight, so -M defaults to 20 and `pub` warns above it). QoS 0
+        // has no acks, only flushes; a wider window lets the writer batch.
         let window = usize::from(cfg.max_inflight).max(1);
         let cap = window.max(1000) + 16;
-        let (client, el) = wire::build(cfg, cap)?;
+        let (client, el) = rumqtt::build(cfg, cap)?;
         if cfg.debug {
             eprintln!(
                 "mqtk: sending CONNECT to {} (client id {:?}, MQTT {}, clean {}, keepalive {}s{}{})",
@@ -198,16 +163,14 @@ impl Session {
             driver: Some(driver),
             protocol: cfg.protocol,
             window,
-            publish_props: cfg.props.publish.clone(),
+            props: cfg.props.clone(),
             next_seq: 0,
             store: BTreeMap::new(),
             written_unknown: VecDeque::new(),
             by_pkid: HashMap::new(),
             unsent: VecDeque::new(),
             subscriptions,
-            sub_props: cfg.props.subscribe.clone(),
             unsubscriptions,
-            unsub_props: cfg.props.unsubscribe.clone(),
             subscribed_once: false,
             events: VecDeque::new(),
             disconnecting: false,
@@ -246,7 +209,7 @@ impl Session {
         }
     }
 
-    /// Queues a message, waiting while the in-flight window is full. Returns once rumqttc has
+    /// Queues a message, waiting while the in-flight window is full. Returns once the library has
     /// it (or it is held for the next connection); `flush` waits for the acknowledgements.
     pub async fn publish(&mut self, msg: Message) -> anyhow::Result<()> {
         let limit = self.window_for(msg.qos);
@@ -339,7 +302,7 @@ impl Session {
         }
     }
 
-    /// Hands held messages to rumqttc while the connection we know about is up.
+    /// Hands held messages to the library while the connection we know about is up.
     fn push_unsent(&mut self) -> anyhow::Result<()> {
         if self.unsent.is_empty() {
             return Ok(());
@@ -350,7 +313,7 @@ impl Session {
         }
         while let Some(seq) = self.unsent.pop_front() {
             let msg = &self.store[&seq];
-            self.client.publish(msg, self.publish_props.as_ref())?;
+            self.client.publish(msg, &self.props)?;
             self.written_unknown.push_back(seq);
         }
         Ok(())
@@ -365,11 +328,10 @@ impl Session {
             return Ok(());
         }
         if !self.subscriptions.is_empty() {
-            self.client
-                .subscribe(&self.subscriptions, self.sub_props.as_ref())?;
+            self.client.subscribe(&self.subscriptions, &self.props)?;
         }
         for filter in &self.unsubscriptions {
-            self.client.unsubscribe(filter, self.unsub_props.as_ref())?;
+            self.client.unsubscribe(filter, &self.props)?;
         }
         Ok(())
     }
@@ -391,7 +353,7 @@ impl Session {
                 let first = self.generation.is_none() && !self.subscribed_once;
                 self.generation = Some(generation);
                 if !session_present {
-                    // The broker has no session: whatever rumqttc had queued or in flight is
+                    // The broker has no session: whatever the library had queued or in flight is
                     // gone. Send it again, oldest first, ahead of anything new.
                     let mut lost: Vec<u64> = self.by_pkid.drain().map(|(_, s)| s).collect();
                     lost.extend(self.written_unknown.drain(..));
@@ -432,7 +394,7 @@ impl Session {
 
     fn on_packet(&mut self, ev: Ev) -> Result<(), Failure> {
         match ev {
-            Ev::Wrote(rumqttc::Outgoing::Publish(pkid)) => {
+            Ev::Wrote(Sent::Publish(pkid)) => {
                 // A replay of a message already mapped (session resumed): not a new write.
                 if pkid != 0 && self.by_pkid.contains_key(&pkid) {
                     return Ok(());
@@ -492,34 +454,10 @@ impl Drop for Session {
     }
 }
 
-/// The largest payload a PUBLISH to `topic` can carry: the packet's remaining length is capped
-/// at 268 435 455 bytes, and the topic, packet id and v5 property length count against it.
-pub fn max_payload(topic: &str, qos: u8, protocol: Protocol) -> usize {
-    let overhead = 2
-        + topic.len()
-        + if qos > 0 { 2 } else { 0 }
-        + match protocol {
-            Protocol::V5 => 16,
-            Protocol::V311 => 0,
-        };
-    MAX_PACKET.saturating_sub(overhead)
-}
-
-fn check_size(msg: &Message, protocol: Protocol) -> Result<(), Failure> {
-    let max = max_payload(&msg.topic, msg.qos, protocol);
-    if msg.payload.len() > max {
-        return Err(exit::usage(format!(
-            "the payload is {} bytes; MQTT allows at most {max} with this topic",
-            msg.payload.len()
-        )));
-    }
-    Ok(())
-}
-
-/// The driver task: polls rumqttc's event loop until DISCONNECT is written or the handle is
+/// The driver task: polls the library's event loop until DISCONNECT is written or the handle is
 /// gone, reconnecting with backoff.
 async fn drive(
-    mut el: wire::EventLoop,
+    mut el: rumqtt::EventLoop,
     tx: mpsc::Sender<FromDriver>,
     gate: Gate,
     debug: bool,
@@ -534,7 +472,7 @@ async fn drive(
         match result {
             Ok(ev) => {
                 if debug {
-                    wire::trace(&ev);
+                    rumqtt::trace(&ev);
                 }
                 match ev {
                     Ev::ConnAck { session_present } => {
@@ -553,7 +491,7 @@ async fn drive(
                             return;
                         }
                     }
-                    Ev::Wrote(rumqttc::Outgoing::Disconnect) => {
+                    Ev::Wrote(Sent::Disconnect) => {
                         // Read until the broker closes: closing a socket that still holds
                         // unread data makes the kernel send a reset, which throws away what
                         // we wrote last (acks, the DISCONNECT itself), so the broker would
@@ -572,8 +510,9 @@ async fn drive(
                 }
             }
             Err(err) => {
-                // Close the gate and drain what slipped into the request channel after rumqttc's
-                // own clean-up, in one step, so the handle can account for every request.
+                // Close the gate and drain what slipped into the request channel after the
+                // library's own clean-up, in one step, so the handle can account for every
+                // request.
                 let stale = {
                     let mut g = gate.lock().unwrap();
                     *g = None;
@@ -588,13 +527,13 @@ async fn drive(
                 if debug {
                     eprintln!("mqtk: connection error: {err}");
                 }
-                let class = wire::classify(&err, &endpoint);
+                let class = rumqtt::classify(&err, &endpoint);
                 let msg = match class {
-                    wire::ErrClass::Done => return,
-                    wire::ErrClass::Refused(f) => FromDriver::Fatal(f),
-                    wire::ErrClass::Connect(f) if !connected_once => FromDriver::Fatal(f),
-                    wire::ErrClass::Connect(f) => FromDriver::Lost(f.message),
-                    wire::ErrClass::Lost(why) => FromDriver::Lost(why),
+                    rumqtt::ErrClass::Done => return,
+                    rumqtt::ErrClass::Refused(f) => FromDriver::Fatal(f),
+                    rumqtt::ErrClass::Connect(f) if !connected_once => FromDriver::Fatal(f),
+                    rumqtt::ErrClass::Connect(f) => FromDriver::Lost(f.message),
+                    rumqtt::ErrClass::Lost(why) => FromDriver::Lost(why),
                 };
                 let fatal = matches!(msg, FromDriver::Fatal(_));
                 if tx.send(msg).await.is_err() || fatal {

@@ -1,94 +1,25 @@
-//! The two rumqttc APIs (v3.1.1 and v5) behind one shape: options from a `ConnConfig`, a client
-//! that pushes requests, an event loop whose events are normalised into `Ev`, and errors sorted
-//! into the exit-code classes.
+//! The rumqttc adapter: the two rumqttc APIs (v3.1.1 and v5) behind one shape: options from a
+//! `ConnConfig`, a client that pushes requests, an event loop whose events are normalised into
+//! `Ev`, and errors sorted into the exit-code classes. The only file that names rumqttc's
+//! client types (`AsyncClient`, `EventLoop`, `MqttOptions`, `Transport`, `ConnectionError`).
 
 use std::io;
 use std::time::Duration;
 
-use bytes::Bytes;
 use rumqttc::v5::mqttbytes::v5::{
     Packet as Packet5, PubAckReason, PubCompReason, PubRecReason, PublishProperties,
-    SubscribeProperties, SubscribeReasonCode as Sub5, UnsubscribeProperties,
+    SubscribeReasonCode as Sub5,
 };
 use rumqttc::{Outgoing, TlsConfiguration, Transport};
 
-use super::config::{ConnConfig, Endpoint, MAX_PACKET};
-use super::session::{Message, Subscription};
+use super::config::{ConnConfig, Endpoint};
+use super::packet::{
+    AckToken, Incoming, MAX_PACKET, Message, Reason, SubCode, Subscription, words,
+};
+use super::props::V5Props;
 use super::tls::{self, Tls};
 use crate::cli::Protocol;
 use crate::exit::{self, Failure};
-
-/// An incoming PUBLISH.
-#[derive(Debug, Clone)]
-pub struct Incoming {
-    pub topic: String,
-    pub payload: Bytes,
-    pub qos: u8,
-    pub retain: bool,
-    pub dup: bool,
-    pub pkid: u16,
-    /// v5 only.
-    pub properties: Option<PublishProperties>,
-    /// The connection it arrived on (set by the session).
-    pub generation: u64,
-}
-
-impl Incoming {
-    pub fn ack_token(&self) -> AckToken {
-        AckToken {
-            pkid: self.pkid,
-            qos: self.qos,
-            generation: self.generation,
-        }
-    }
-
-    /// The v5 properties as the output formatter sees them (`None` on MQTT 3.1.1).
-    pub fn format_properties(&self) -> Option<crate::format::Properties> {
-        let p = self.properties.as_ref()?;
-        Some(crate::format::Properties {
-            payload_format_indicator: p.payload_format_indicator,
-            message_expiry_interval: p.message_expiry_interval,
-            topic_alias: p.topic_alias,
-            content_type: p.content_type.clone(),
-            response_topic: p.response_topic.clone(),
-            correlation_data: p.correlation_data.as_ref().map(|c| c.to_vec()),
-            subscription_identifiers: p
-                .subscription_identifiers
-                .iter()
-                .map(|&id| u32::try_from(id).unwrap_or(u32::MAX))
-                .collect(),
-            user_properties: p.user_properties.clone(),
-        })
-    }
-
-    /// The v5 correlation data, for matching a response to its request.
-    pub fn correlation_data(&self) -> Option<&[u8]> {
-        self.properties.as_ref()?.correlation_data.as_deref()
-    }
-}
-
-/// What acknowledging an incoming message takes, without holding on to its payload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AckToken {
-    pub pkid: u16,
-    pub qos: u8,
-    /// Which connection it came on: an ack belongs to that connection only.
-    pub generation: u64,
-}
-
-/// A v5 reason code with its name in words ("not authorized").
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reason {
-    pub code: u8,
-    pub text: String,
-}
-
-/// One entry of a SUBACK.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SubCode {
-    Granted(u8),
-    Refused(Reason),
-}
 
 /// A normalised event.
 #[derive(Debug)]
@@ -120,20 +51,42 @@ pub enum Ev {
     Disconnected {
         reason: Option<Reason>,
     },
-    Wrote(Outgoing),
+    Wrote(Sent),
     Other(&'static str),
 }
 
-/// `NotAuthorized` → `not authorized`.
-fn words(debug_name: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in debug_name.chars().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            out.push(' ');
+/// A packet the event loop has written (or, for `AwaitAck`, is holding back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    Publish(u16),
+    Subscribe(u16),
+    Unsubscribe(u16),
+    PubAck(u16),
+    PubRec(u16),
+    PubRel(u16),
+    PubComp(u16),
+    PingReq,
+    PingResp,
+    Disconnect,
+    AwaitAck(u16),
+}
+
+impl From<Outgoing> for Sent {
+    fn from(o: Outgoing) -> Sent {
+        match o {
+            Outgoing::Publish(p) => Sent::Publish(p),
+            Outgoing::Subscribe(p) => Sent::Subscribe(p),
+            Outgoing::Unsubscribe(p) => Sent::Unsubscribe(p),
+            Outgoing::PubAck(p) => Sent::PubAck(p),
+            Outgoing::PubRec(p) => Sent::PubRec(p),
+            Outgoing::PubRel(p) => Sent::PubRel(p),
+            Outgoing::PubComp(p) => Sent::PubComp(p),
+            Outgoing::PingReq => Sent::PingReq,
+            Outgoing::PingResp => Sent::PingResp,
+            Outgoing::Disconnect => Sent::Disconnect,
+            Outgoing::AwaitAck(p) => Sent::AwaitAck(p),
         }
-        out.extend(c.to_lowercase());
     }
-    out
 }
 
 fn reason(code: u8, name: impl std::fmt::Debug) -> Reason {
@@ -222,8 +175,8 @@ enum Loop {
     V5(Box<rumqttc::v5::EventLoop>),
 }
 
-/// rumqttc's transport, and the "host" and port it wants: for WebSockets the host is the
-/// whole URL and the port is ignored (reference/rust-stack.md §1.5).
+/// rumqttc's transport, and the "host" and port it wants: for WebSockets rumqttc takes the whole
+/// URL as the host and ignores the port (tests/websocket.rs `ws_urls_and_the_ws_flag_round_trip`).
 fn transport_and_host(cfg: &ConnConfig) -> (Transport, String, u16) {
     let tls = || {
         let t = cfg
@@ -253,8 +206,9 @@ fn transport_and_host(cfg: &ConnConfig) -> (Transport, String, u16) {
     }
 }
 
-/// Builds the client and its event loop. `cap` is the request channel's capacity, the only
-/// one rumqttc honours (reference/rust-stack.md §1.2).
+/// Builds the client and its event loop. `cap` is the request channel's capacity: the capacity
+/// given to `AsyncClient::new` is the only one rumqttc uses (`set_request_channel_capacity` is
+/// stored and never read).
 pub fn build(cfg: &ConnConfig, cap: usize) -> anyhow::Result<(Client, EventLoop)> {
     let (transport, host, port) = transport_and_host(cfg);
     let keepalive = Duration::from_secs(cfg.keepalive.into());
@@ -336,11 +290,13 @@ fn event_loop(inner: Loop, cfg: &ConnConfig) -> EventLoop {
 }
 
 impl Client {
-    pub fn publish(&self, m: &Message, props: Option<&PublishProperties>) -> anyhow::Result<()> {
+    /// `props`: the -D publish properties, under the message's own response topic and
+    /// correlation data.
+    pub fn publish(&self, m: &Message, props: &V5Props) -> anyhow::Result<()> {
         match self {
             Client::V4(c) => c.try_publish(&m.topic, qos4(m.qos), m.retain, m.payload.to_vec())?,
             Client::V5(c) => {
-                let mut p = props.cloned();
+                let mut p = props.publish.clone();
                 if m.response_topic.is_some() || m.correlation_data.is_some() {
                     let p = p.get_or_insert_with(PublishProperties::default);
                     p.response_topic = m.response_topic.clone().or(p.response_topic.take());
@@ -363,11 +319,7 @@ impl Client {
         Ok(())
     }
 
-    pub fn subscribe(
-        &self,
-        subs: &[Subscription],
-        props: Option<&SubscribeProperties>,
-    ) -> anyhow::Result<()> {
+    pub fn subscribe(&self, subs: &[Subscription], props: &V5Props) -> anyhow::Result<()> {
         match self {
             Client::V4(c) => {
                 let filters = subs
@@ -391,7 +343,7 @@ impl Client {
                         f
                     })
                     .collect();
-                match props {
+                match &props.subscribe {
                     Some(p) => c.try_subscribe_many_with_properties(filters, p.clone())?,
                     None => c.try_subscribe_many(filters)?,
                 }
@@ -401,14 +353,10 @@ impl Client {
     }
 
     /// One UNSUBSCRIBE per filter (rumqttc sends one filter per packet).
-    pub fn unsubscribe(
-        &self,
-        filter: &str,
-        props: Option<&UnsubscribeProperties>,
-    ) -> anyhow::Result<()> {
+    pub fn unsubscribe(&self, filter: &str, props: &V5Props) -> anyhow::Result<()> {
         match self {
             Client::V4(c) => c.try_unsubscribe(filter)?,
-            Client::V5(c) => match props {
+            Client::V5(c) => match &props.unsubscribe {
                 Some(p) => c.try_unsubscribe_with_properties(filter, p.clone())?,
                 None => c.try_unsubscribe(filter)?,
             },
@@ -543,7 +491,7 @@ impl std::fmt::Display for ConnError {
 fn from_v4(ev: rumqttc::Event) -> Ev {
     use rumqttc::{Event, Packet};
     match ev {
-        Event::Outgoing(o) => Ev::Wrote(o),
+        Event::Outgoing(o) => Ev::Wrote(o.into()),
         Event::Incoming(p) => match p {
             Packet::ConnAck(c) => Ev::ConnAck {
                 session_present: c.session_present,
@@ -596,7 +544,7 @@ fn from_v4(ev: rumqttc::Event) -> Ev {
 fn from_v5(ev: rumqttc::v5::Event) -> Ev {
     use rumqttc::v5::Event;
     match ev {
-        Event::Outgoing(o) => Ev::Wrote(o),
+        Event::Outgoing(o) => Ev::Wrote(o.into()),
         Event::Incoming(p) => match p {
             Packet5::ConnAck(c) => Ev::ConnAck {
                 session_present: c.session_present,
@@ -667,17 +615,17 @@ pub fn trace(ev: &Ev) {
         Ev::UnsubAck { pkid } => format!("received UNSUBACK (mid {pkid})"),
         Ev::Disconnected { reason } => format!("received DISCONNECT{}", rc(reason)),
         Ev::Wrote(o) => match o {
-            Outgoing::Publish(p) => format!("sending PUBLISH (mid {p})"),
-            Outgoing::Subscribe(p) => format!("sending SUBSCRIBE (mid {p})"),
-            Outgoing::Unsubscribe(p) => format!("sending UNSUBSCRIBE (mid {p})"),
-            Outgoing::PubAck(p) => format!("sending PUBACK (mid {p})"),
-            Outgoing::PubRec(p) => format!("sending PUBREC (mid {p})"),
-            Outgoing::PubRel(p) => format!("sending PUBREL (mid {p})"),
-            Outgoing::PubComp(p) => format!("sending PUBCOMP (mid {p})"),
-            Outgoing::PingReq => "sending PINGREQ".into(),
-            Outgoing::PingResp => "sending PINGRESP".into(),
-            Outgoing::Disconnect => "sending DISCONNECT".into(),
-            Outgoing::AwaitAck(p) => format!("waiting for the ack of mid {p}"),
+            Sent::Publish(p) => format!("sending PUBLISH (mid {p})"),
+            Sent::Subscribe(p) => format!("sending SUBSCRIBE (mid {p})"),
+            Sent::Unsubscribe(p) => format!("sending UNSUBSCRIBE (mid {p})"),
+            Sent::PubAck(p) => format!("sending PUBACK (mid {p})"),
+            Sent::PubRec(p) => format!("sending PUBREC (mid {p})"),
+            Sent::PubRel(p) => format!("sending PUBREL (mid {p})"),
+            Sent::PubComp(p) => format!("sending PUBCOMP (mid {p})"),
+            Sent::PingReq => "sending PINGREQ".into(),
+            Sent::PingResp => "sending PINGRESP".into(),
+            Sent::Disconnect => "sending DISCONNECT".into(),
+            Sent::AwaitAck(p) => format!("waiting for the ack of mid {p}"),
         },
         Ev::Other(what) => format!("received {what}"),
     };
@@ -848,8 +796,6 @@ mod tests {
 
     #[test]
     fn reason_names_become_words() {
-        assert_eq!(words("NotAuthorized"), "not authorized");
-        assert_eq!(words("BadUserNamePassword"), "bad user name password");
         assert_eq!(
             reason(0x87, PubAckReason::NotAuthorized).text,
             "not authorized"
