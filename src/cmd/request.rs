@@ -13,8 +13,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::publish::read_body;
-use super::subscribe::{Printer, Signals, output, sleep_until, timed_out};
+use super::input::read_body;
+use super::output::{Printer, output};
+use super::signals::{Signals, sleep_until, timed_out};
 use crate::cli::{Protocol, RequestArgs};
 use crate::conn::{
     ConnConfig, Defaults, Event, Message, PropCommand, Session, SubCode, Subscription, max_payload,
