@@ -1,6 +1,7 @@
-//! The exit-code contract (README "Exit codes", DESIGN.md) and the classification of errors into
-//! it. Everything that can fail returns `anyhow::Error`; the code is picked here by walking the
-//! error chain, so commands never call `std::process::exit` themselves.
+//! The exit-code contract (README "Exit codes"; `codes_are_the_documented_ones` below pins the
+//! numbers) and the classification of errors into it. Everything that can fail returns
+//! `anyhow::Error`; the code is picked here by walking the error chain, so commands never call
+//! `std::process::exit` themselves.
 
 use std::fmt;
 use std::io;

@@ -5,7 +5,6 @@
 //! the test failed). Backend: `MQTK_TEST_BROKER=local` (default: the `mosquitto` binary on PATH)
 //! or `docker` (the `eclipse-mosquitto:2` image with the same config and temp dir mounted at the
 //! same path, host networking).
-#![allow(dead_code)]
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
@@ -546,15 +545,6 @@ impl MosquittoSub {
     }
 }
 
-impl MosquittoSub {
-    /// Asserts that no payload line arrives within `quiet`.
-    pub fn assert_nothing(&self, quiet: Duration) {
-        if let Ok(line) = self.lines.recv_timeout(quiet) {
-            panic!("expected nothing, got {line:?}");
-        }
-    }
-}
-
 impl Drop for MosquittoSub {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -674,10 +664,6 @@ impl MqtkChild {
 
     pub fn stdout(&self) -> String {
         String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned()
-    }
-
-    pub fn stdout_bytes(&self) -> Vec<u8> {
-        self.stdout.lock().unwrap().clone()
     }
 
     pub fn stderr(&self) -> String {
