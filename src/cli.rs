@@ -1,4 +1,6 @@
-//! Command-line types, and nothing else: what the user typed, before validation.
+//! The command line: its types (what the user typed, before validation), the clap value
+//! parsers that check single values (`-V`, `-x`, delays, timeouts), and reading argv into them
+//! (`mqtk-pub` style links, `--profile` expansion, which flags came from `MQTK_*` variables).
 //!
 //! House rules for this file:
 //! - every short flag is an explicit char (`short = 'h'`), never derived from the field name;
@@ -41,7 +43,6 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-#[allow(clippy::large_enum_variant)] // parsed once; boxing buys nothing
 pub enum Command {
     /// Publish messages: from an argument, a file, stdin, or stdin line by line
     ///

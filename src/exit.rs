@@ -1,6 +1,7 @@
-//! The exit-code contract (README "Exit codes", DESIGN.md) and the classification of errors into
-//! it. Everything that can fail returns `anyhow::Error`; the code is picked here by walking the
-//! error chain, so commands never call `std::process::exit` themselves.
+//! The exit-code contract (README "Exit codes"; `codes_are_the_documented_ones` below pins the
+//! numbers) and the classification of errors into it. Everything that can fail returns
+//! `anyhow::Error`; the code is picked here by walking the error chain, so commands never call
+//! `std::process::exit` themselves.
 
 use std::fmt;
 use std::io;
@@ -95,18 +96,6 @@ pub fn rejected(message: impl Into<String>) -> Failure {
 /// Exit 27: the -W timeout expired.
 pub fn timeout(message: impl Into<String>) -> Failure {
     Failure::new(ExitStatus::Timeout, message)
-}
-
-/// A CamelCase name (a reason code's, a TLS alert's) in words: `NotAuthorized` → `not authorized`.
-pub fn words(camel: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in camel.chars().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            out.push(' ');
-        }
-        out.extend(c.to_lowercase());
-    }
-    out
 }
 
 /// What `main` does with an error: the status, and whether to print anything at all.

@@ -19,7 +19,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::format::{Item, StrftimeItems};
 use chrono::{DateTime, FixedOffset, Local, SecondsFormat, Utc};
 
-/// One received message, as the formatter sees it (filled in from the MQTT packet by `conn`).
+/// One received message, as the formatter sees it (filled in from the MQTT packet by the
+/// printer of `sub` and `rr`).
 #[derive(Clone, Copy, Debug)]
 pub struct Message<'a> {
     pub topic: &'a str,
@@ -85,7 +86,6 @@ pub enum Zone {
     /// The machine's local time (as mosquitto_sub), looked up per message so DST changes apply.
     #[default]
     Local,
-    #[cfg_attr(not(test), allow(dead_code))] // the commands print local time; tests pin a zone
     Fixed(FixedOffset),
 }
 

@@ -1,19 +1,12 @@
-//! mqtk: a mosquitto-style MQTT toolkit. This file is a switchboard: parse the command line,
-//! run the command, turn the outcome into an exit code (the table lives in `exit.rs`).
-
-mod cli;
-mod cmd;
-mod conn;
-mod exit;
-mod format;
-mod pki;
-mod profile;
-mod pwfile;
+//! mqtk: a mosquitto-style MQTT toolkit. This file is a switchboard over the `mqtk` library:
+//! parse the command line, run the command, turn the outcome into an exit code (the table lives
+//! in `exit.rs`).
 
 use std::process::ExitCode;
 
-use cli::{Cli, Command};
-use exit::ExitStatus;
+use mqtk::cli::{self, Cli, Command};
+use mqtk::cmd;
+use mqtk::exit::{self, ExitStatus};
 
 fn main() -> ExitCode {
     let args = cli::multicall_args(std::env::args_os());

@@ -36,3 +36,6 @@ mod subscribe;
 
 // `mqtk rr`: request/response round trips on v5 and 3.1.1, timeouts and refusals.
 mod request;
+
+// The library target used from outside the crate: topics, -F, -L and -D without a broker.
+mod lib_api;

@@ -3,7 +3,7 @@
 //! its exit code (nothing is sent on a usage error).
 
 use std::collections::BTreeSet;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -193,7 +193,9 @@ fn reconnect_during_lines_loses_nothing() {
 }
 
 /// SIGTERM (`timeout 60 mqtk pub -l`) or Ctrl-C ends the input, not the delivery: what was
-/// read is delivered, then a normal DISCONNECT, so the Will stays unpublished.
+/// read is delivered, then a normal DISCONNECT, so the Will stays unpublished. The broker is
+/// frozen while the signal arrives, so acknowledgements are outstanding at that moment: a pub
+/// that gave up on them would lose the second half of the lines.
 #[test]
 fn sigterm_during_lines_delivers_what_was_read_and_disconnects_cleanly() {
     let broker = Broker::start(BrokerConfig::plain());
@@ -211,11 +213,20 @@ fn sigterm_during_lines_delivers_what_was_read_and_disconnects_cleanly() {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    for i in 0..300 {
-        writeln!(stdin, "{i}").unwrap();
-    }
-    stdin.flush().unwrap();
-    sub.take(300, WAIT);
+    let mut write_lines = |range: std::ops::Range<u32>| {
+        for i in range {
+            writeln!(stdin, "{i}").unwrap();
+        }
+        stdin.flush().unwrap();
+    };
+    write_lines(0..100);
+    let mut seen: BTreeSet<Vec<u8>> = sub.take(100, WAIT).into_iter().map(|m| m.payload).collect();
+
+    // More than the in-flight window (-M 20) while the broker cannot acknowledge anything.
+    broker.pause();
+    write_lines(100..200);
+    // Time for pub to read them (one batch) and fill its window.
+    std::thread::sleep(Duration::from_millis(500));
     let pid = child.id().to_string();
     assert!(
         Command::new("kill")
@@ -224,14 +235,40 @@ fn sigterm_during_lines_delivers_what_was_read_and_disconnects_cleanly() {
             .unwrap()
             .success()
     );
-    // stdin stays open: only the signal can end it.
-    let out = child.wait_with_output().unwrap();
-    drop(stdin);
+    std::thread::sleep(Duration::from_millis(300));
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        child.try_wait().unwrap().is_none(),
+        "pub exited while its messages were unacknowledged"
     );
+    broker.resume();
+
+    // Lines in any order, a QoS 1 duplicate allowed; a lost one ends `take` with a panic.
+    while seen.len() < 200 {
+        seen.extend(sub.take(1, WAIT).into_iter().map(|m| m.payload));
+    }
+    let expected: BTreeSet<Vec<u8>> = (0..200).map(|i| i.to_string().into_bytes()).collect();
+    assert_eq!(seen, expected, "every line pub read arrives");
+    // stdin stays open until pub has exited: only the signal ended the input.
+    let deadline = std::time::Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pub did not exit after the broker resumed"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    drop(stdin);
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{status}: {err}");
     watcher.assert_nothing(Duration::from_millis(500));
 }
 

@@ -13,14 +13,15 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::publish::read_body;
-use super::subscribe::{Printer, Signals, output, sleep_until, timed_out};
+use super::input::read_body;
+use super::output::{Printer, output};
+use super::signals::{Signals, sleep_until, timed_out};
 use crate::cli::{Protocol, RequestArgs};
 use crate::conn::{
     ConnConfig, Defaults, Event, Message, PropCommand, Session, SubCode, Subscription, max_payload,
-    validate_topic_name,
 };
 use crate::exit::{self, usage};
+use crate::topic::validate_topic_name;
 
 const DEFAULTS: Defaults = Defaults {
     protocol: Protocol::V5,

@@ -1,32 +1,29 @@
 //! `mqtk sub`: subscribe, print every message the moment it arrives, and stop on -C, -E, -W,
 //! `--retained-only`, Ctrl-C/SIGTERM or a closed stdout.
 //!
-//! The per-message order is mosquitto_sub's (reference/mosquitto-clients.md §3.2):
-//! `--retained-only` ends the run at the first live message, `-R` and `-T` skip (not counted),
-//! `--remove-retained` clears, then the message is printed and counted for `-C`. Where
+//! The per-message order is mosquitto_sub's: `--retained-only` ends the run at the first live
+//! message, `-R` and `-T` skip (not counted), `--remove-retained` clears, then the message is
+//! printed and counted for `-C` (tests/subscribe.rs `retained_only_*`, `filter_out_*`,
+//! `remove_retained_with_count_exits_and_clears`). Where
 //! mosquitto_sub is wrong we are not: `--remove-retained -C N` waits for the clears to be
 //! acknowledged and exits (mosquitto hangs), a refusal of every filter exits 5 (mosquitto: 0),
 //! and a signal sends a normal DISCONNECT, so the broker drops the Will (mosquitto 2.0's v5
 //! client asks the broker to publish it).
-//!
-//! `Printer` and `Signals` are shared with `rr`.
 
 use std::collections::{HashSet, VecDeque};
-use std::io::{self, Write};
-use std::os::fd::AsFd;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::time::Instant;
 
-use crate::cli::{OutputArgs, OutputFormat, Protocol, SubscribeArgs};
+use super::output::{BATCH_BYTES, Printer, output};
+use super::signals::{Signals, sleep_until, timed_out};
+use crate::cli::{Protocol, SubscribeArgs};
 use crate::conn::{
-    AckToken, ConnConfig, Defaults, Event, Incoming, Message, PropCommand, Session, SubCode,
-    Subscription, topic_matches, validate_topic_filter,
+    AckToken, ConnConfig, Defaults, Event, Message, PropCommand, Session, SubCode, Subscription,
 };
 use crate::exit::{self, Failure, usage};
-use crate::format::{self, Output, OutputKind, OutputSpec, Zone};
+use crate::topic::{topic_matches, validate_topic_filter};
 
 const DEFAULTS: Defaults = Defaults {
     protocol: Protocol::V311,
@@ -38,10 +35,6 @@ const DEFAULTS: Defaults = Defaults {
         PropCommand::Disconnect,
     ],
 };
-
-/// Output is written in one `write` per batch; a batch ends when no further message is already
-/// waiting, or at this size.
-const BATCH_BYTES: usize = 64 * 1024;
 
 /// What the flags ask for, validated.
 struct Plan {
@@ -347,125 +340,6 @@ async fn finish(
         Err(e) => {
             let _ = bye.await;
             Err(e)
-        }
-    }
-}
-
-pub fn timed_out() -> Failure {
-    exit::timeout("timed out")
-}
-
-/// Sleeps until `deadline`, or forever without one.
-pub async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// The output options, compiled; a bad format string is a usage error before connecting.
-pub fn output(args: &OutputArgs) -> Result<Output, Failure> {
-    Output::new(OutputSpec {
-        verbose: args.verbose,
-        no_newline: args.no_newline,
-        format_string: args.format_string.as_deref(),
-        kind: match args.format {
-            OutputFormat::Plain => OutputKind::Plain,
-            OutputFormat::Json => OutputKind::Json,
-            OutputFormat::Hex => OutputKind::Hex,
-            OutputFormat::Base64 => OutputKind::Base64,
-        },
-        pretty: args.pretty,
-        zone: Zone::Local,
-    })
-    .map_err(|e| usage(e.to_string()))
-}
-
-/// Renders messages into a buffer and writes it to stdout with one `write` per batch.
-///
-/// Writes go straight to a duplicate of fd 1, past std's line buffering, so a batch costs one
-/// system call however many lines it holds. The caller flushes whenever no further message is
-/// waiting, which is what makes every message visible the moment it arrives. A closed stdout
-/// comes back as `BrokenPipe`, which `main` turns into a quiet exit 0.
-pub struct Printer {
-    output: Output,
-    out: std::fs::File,
-    buf: Vec<u8>,
-    command: &'static str,
-    pub quiet: bool,
-}
-
-impl Printer {
-    pub fn new(output: Output, command: &'static str, quiet: bool) -> io::Result<Printer> {
-        let fd = io::stdout().as_fd().try_clone_to_owned()?;
-        Ok(Printer {
-            output,
-            out: std::fs::File::from(fd),
-            buf: Vec::with_capacity(BATCH_BYTES + 4096),
-            command,
-            quiet,
-        })
-    }
-
-    /// Renders one message; false when it was skipped (`%J` on a payload that is not JSON,
-    /// reported on stderr).
-    pub fn add(&mut self, m: &Incoming) -> bool {
-        let props = m.format_properties();
-        let msg = format::Message {
-            topic: &m.topic,
-            payload: &m.payload,
-            qos: m.qos,
-            retain: m.retain,
-            mid: m.pkid,
-            properties: props.as_ref(),
-            received: SystemTime::now(),
-        };
-        match self.output.write(&msg, &mut self.buf) {
-            Ok(()) => true,
-            Err(e) => {
-                if !self.quiet {
-                    eprintln!("mqtk {}: error: {e}", self.command);
-                }
-                false
-            }
-        }
-    }
-
-    /// Bytes rendered but not written yet.
-    pub fn pending(&self) -> usize {
-        self.buf.len()
-    }
-
-    pub fn flush(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let r = self.out.write_all(&self.buf);
-        self.buf.clear();
-        r
-    }
-}
-
-/// SIGINT and SIGTERM as one stream. Installing the handlers replaces the default "die at
-/// once", so a signal becomes a clean DISCONNECT.
-pub struct Signals {
-    int: Signal,
-    term: Signal,
-}
-
-impl Signals {
-    pub fn new() -> io::Result<Signals> {
-        Ok(Signals {
-            int: signal(SignalKind::interrupt())?,
-            term: signal(SignalKind::terminate())?,
-        })
-    }
-
-    /// Waits for the next SIGINT or SIGTERM. Cancel-safe.
-    pub async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.int.recv() => {}
-            _ = self.term.recv() => {}
         }
     }
 }

@@ -11,9 +11,9 @@ use rumqttc::v5::mqttbytes::v5::{
     SubscribeReasonCode as Sub5, UnsubscribeProperties,
 };
 
+use super::packet::words;
 use super::{Incoming, Message, Reason, SubCode, Subscription, Will};
 use crate::cli::Protocol;
-use crate::exit::words;
 
 /// A decoded packet from the broker.
 #[derive(Debug)]

@@ -6,10 +6,12 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use percent_encoding::percent_decode_str;
 
+use super::packet::Will;
 use super::props::{PropCommand, V5Props};
 use super::tls::{self, Tls, TlsRequest};
 use crate::cli::{ConnArgs, Protocol};
 use crate::exit::{Failure, usage};
+use crate::topic::validate_topic_name;
 
 /// Where the broker is, and how to reach it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +62,7 @@ impl std::fmt::Display for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Endpoint::Tcp { host, port, .. } => f.write_str(&host_port(host, *port)),
-            // The full URL: it is also what rumqttc connects to.
+            // The full URL: it is also what the MQTT library connects to.
             Endpoint::WebSocket {
                 host,
                 port,
@@ -73,14 +75,6 @@ impl std::fmt::Display for Endpoint {
             Endpoint::Unix(p) => write!(f, "unix:{}", p.display()),
         }
     }
-}
-
-#[derive(Debug, Clone)]
-pub struct Will {
-    pub topic: String,
-    pub payload: Bytes,
-    pub qos: u8,
-    pub retain: bool,
 }
 
 /// What a command needs from the shared flags, validated.
@@ -113,9 +107,6 @@ pub struct Defaults {
     pub protocol: Protocol,
     pub property_commands: &'static [PropCommand],
 }
-
-/// The largest remaining length an MQTT packet can declare (four-byte variable integer).
-pub use super::packet::MAX_PACKET;
 
 impl ConnConfig {
     pub fn from_args(args: &ConnArgs, defaults: &Defaults) -> Result<ConnConfig, Failure> {
@@ -263,7 +254,7 @@ impl ConnConfig {
         let client_id = match (&args.id, &args.id_prefix) {
             (Some(id), _) => id.clone(),
             (None, Some(prefix)) => format!("{prefix}{}", std::process::id()),
-            // A generated id rather than an empty one: rumqttc needs one for -c, and brokers
+            // A generated id rather than an empty one: the library needs one for -c, and brokers
             // log something a person can trace back to this process.
             (None, None) => format!("mqtk-{}", std::process::id()),
         };
@@ -366,28 +357,30 @@ fn resolve_password(args: &ConnArgs, from_url: Option<String>) -> Result<Option<
     }
 }
 
+/// The scheme of a `-L` URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scheme {
+pub enum Scheme {
     Mqtt,
     Mqtts,
     Ws,
     Wss,
 }
 
+/// A parsed `-L` URL.
 #[derive(Debug, PartialEq, Eq)]
-struct Url {
-    scheme: Scheme,
-    host: String,
-    port: Option<u16>,
-    user: Option<String>,
-    password: Option<String>,
-    topic: Option<String>,
+pub struct Url {
+    pub scheme: Scheme,
+    pub host: String,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub topic: Option<String>,
 }
 
 /// `mqtt[s]://[user[:password]@]host[:port]/topic` (or `ws[s]://`), user and password
 /// percent-decoded. The port is left out when the URL has none: its default depends on TLS and
 /// WebSocket options given beside the URL.
-fn parse_url(s: &str) -> Result<Url, Failure> {
+pub fn parse_url(s: &str) -> Result<Url, Failure> {
     let bad = |why: &str| usage(format!("invalid URL {s:?}: {why}"));
     let (scheme, rest) = s
         .split_once("://")
@@ -457,80 +450,6 @@ fn parse_url(s: &str) -> Result<Url, Failure> {
     })
 }
 
-/// A topic a message can be published to: not empty, no wildcards, no NUL, at most 65535 bytes
-/// (it is already UTF-8, being a `str`).
-pub fn validate_topic_name(topic: &str) -> Result<(), String> {
-    if topic.is_empty() {
-        return Err("the topic is empty".into());
-    }
-    if topic.len() > 65_535 {
-        return Err(format!(
-            "the topic is {} bytes long; the limit is 65535",
-            topic.len()
-        ));
-    }
-    if topic.contains(['+', '#']) {
-        return Err(format!(
-            "{topic:?} contains a wildcard (+ or #); wildcards are for subscribing"
-        ));
-    }
-    if topic.contains('\0') {
-        return Err("the topic contains a NUL character".into());
-    }
-    Ok(())
-}
-
-/// A topic filter a client can subscribe to: not empty, no NUL, at most 65535 bytes, `+` only
-/// as a whole level, `#` only as the whole last level.
-pub fn validate_topic_filter(filter: &str) -> Result<(), String> {
-    if filter.is_empty() {
-        return Err("the topic filter is empty".into());
-    }
-    if filter.len() > 65_535 {
-        return Err(format!(
-            "the topic filter is {} bytes long; the limit is 65535",
-            filter.len()
-        ));
-    }
-    if filter.contains('\0') {
-        return Err("the topic filter contains a NUL character".into());
-    }
-    let levels: Vec<&str> = filter.split('/').collect();
-    for (i, level) in levels.iter().enumerate() {
-        if level.contains('+') && *level != "+" {
-            return Err(format!(
-                "{filter:?}: '+' must be a whole level, as in a/+/c"
-            ));
-        }
-        if level.contains('#') && (*level != "#" || i + 1 != levels.len()) {
-            return Err(format!(
-                "{filter:?}: '#' must be the whole last level, as in a/b/#"
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Whether `topic` matches `filter` (both already valid). As brokers do, topics that start with
-/// `$` (`$SYS/...`) are not matched by a filter that starts with a wildcard.
-pub fn topic_matches(filter: &str, topic: &str) -> bool {
-    if topic.starts_with('$') && filter.starts_with(['+', '#']) {
-        return false;
-    }
-    let mut f = filter.split('/');
-    let mut t = topic.split('/');
-    loop {
-        match (f.next(), t.next()) {
-            // `a/#` also matches `a` itself: `#` includes the parent level.
-            (Some("#"), _) => return true,
-            (Some("+"), Some(_)) => {}
-            (Some(fl), Some(tl)) if fl == tl => {}
-            (None, None) => return true,
-            _ => return false,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -575,67 +494,6 @@ mod tests {
         ] {
             let e = parse_url(bad).unwrap_err();
             assert_eq!(e.status, crate::exit::ExitStatus::Usage, "{bad}");
-        }
-    }
-
-    #[test]
-    fn topic_names() {
-        assert!(validate_topic_name("a/b").is_ok());
-        assert!(validate_topic_name("").is_err());
-        assert!(validate_topic_name("a/+").is_err());
-        assert!(validate_topic_name("a/#").is_err());
-        assert!(validate_topic_name("a\0b").is_err());
-        assert!(validate_topic_name(&"x".repeat(65_536)).is_err());
-        assert!(validate_topic_name(&"x".repeat(65_535)).is_ok());
-    }
-
-    #[test]
-    fn topic_filters() {
-        for ok in [
-            "a", "a/b", "+", "#", "a/+/c", "a/#", "+/+", "/", "a//b", "$SYS/#", "/+/",
-        ] {
-            assert!(validate_topic_filter(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "", "a+", "a/b+/c", "a/#/c", "a#", "#/a", "a/b#", "++", "a\0b",
-        ] {
-            assert!(validate_topic_filter(bad).is_err(), "{bad:?}");
-        }
-        assert!(validate_topic_filter(&"x".repeat(65_536)).is_err());
-        assert!(validate_topic_filter(&"x".repeat(65_535)).is_ok());
-    }
-
-    #[test]
-    fn filters_match_topics() {
-        let yes = [
-            ("a/b", "a/b"),
-            ("a/+", "a/b"),
-            ("+/b", "a/b"),
-            ("a/#", "a"),
-            ("a/#", "a/b/c"),
-            ("#", "a/b"),
-            ("+", ""),
-            ("a/+/c", "a//c"),
-            ("+/+", "/x"),
-            ("$SYS/#", "$SYS/broker/uptime"),
-            ("$SYS/+/uptime", "$SYS/broker/uptime"),
-        ];
-        for (f, t) in yes {
-            assert!(topic_matches(f, t), "{f} should match {t}");
-        }
-        let no = [
-            ("a/b", "a/b/c"),
-            ("a/+", "a"),
-            ("a/+", "a/b/c"),
-            ("+", "a/b"),
-            ("a/b/#", "a"),
-            ("b/#", "a/b"),
-            ("#", "$SYS/broker"),
-            ("+/broker", "$SYS/broker"),
-            ("A/b", "a/b"),
-        ];
-        for (f, t) in no {
-            assert!(!topic_matches(f, t), "{f} should not match {t}");
         }
     }
 }

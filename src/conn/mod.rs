@@ -1,21 +1,28 @@
 //! The one door to the network: shared flags become a validated `ConnConfig`, and a `Session`
-//! owns one connection with its delivery guarantees — our own session state (`state.rs`) and
-//! driver (`driver.rs`) on rumqttc's packet codec (`codec.rs`, the only use of rumqttc), over
-//! TCP, TLS, WebSockets or a unix socket (`transport.rs`).
+//! owns one connection with its delivery guarantees.
+//!
+//! `packet.rs` is the vocabulary the commands and the session share (messages, subscriptions,
+//! acks, reason codes). The session is ours: its rules without I/O in `state.rs`, one driver
+//! task per connection in `driver.rs`, the byte streams (TCP, TLS, WebSockets, unix sockets) in
+//! `transport.rs`, and rumqttc's packet codec behind `codec.rs`, the only use of that crate
+//! besides the property types in `packet.rs` and `props.rs`. `tls.rs` builds the rustls
+//! configuration.
 
 pub mod codec;
 mod config;
 pub mod driver;
-mod packet;
+pub mod packet;
 mod props;
 mod session;
 pub mod state;
 mod tls;
 pub mod transport;
 
-pub use config::{ConnConfig, Defaults, topic_matches, validate_topic_filter, validate_topic_name};
+pub use config::{Scheme, Url, parse_url};
+pub use props::{PropCommand, V5Props};
+
+pub use config::{ConnConfig, Defaults};
 pub use packet::{
     AckToken, Incoming, Message, Reason, SubCode, Subscription, Will, check_size, max_payload,
 };
-pub use props::PropCommand;
 pub use session::{Event, Options, Session};

@@ -1,14 +1,14 @@
-//! The MQTT vocabulary every part of mqtk shares: messages to publish, subscriptions, messages
-//! received and what acknowledging them takes, reason codes, and the packet-size limits.
+//! What the commands and the session say to each other about MQTT packets, independent of the
+//! MQTT library: messages to publish, subscriptions, received messages and their acks, reason
+//! codes, the Will, and the packet-size limits.
 
 use bytes::Bytes;
 use rumqttc::v5::mqttbytes::v5::PublishProperties;
 
-pub use super::config::Will;
 use crate::cli::Protocol;
 use crate::exit::{self, Failure};
 
-/// The largest remaining length an MQTT packet can declare.
+/// The largest remaining length an MQTT packet can declare (four-byte variable integer).
 pub const MAX_PACKET: usize = 268_435_455;
 
 /// A message to publish.
@@ -47,6 +47,15 @@ pub struct Subscription {
     pub retain_handling: u8,
 }
 
+/// The Will: published by the broker if the connection ends without a DISCONNECT.
+#[derive(Debug, Clone)]
+pub struct Will {
+    pub topic: String,
+    pub payload: Bytes,
+    pub qos: u8,
+    pub retain: bool,
+}
+
 /// An incoming PUBLISH.
 #[derive(Debug, Clone)]
 pub struct Incoming {
@@ -56,7 +65,7 @@ pub struct Incoming {
     pub retain: bool,
     pub dup: bool,
     pub pkid: u16,
-    /// v5 only.
+    /// v5 only (the codec's property set).
     pub properties: Option<PublishProperties>,
     /// The connection it arrived on (set by the session).
     pub generation: u64,
@@ -69,25 +78,6 @@ impl Incoming {
             qos: self.qos,
             generation: self.generation,
         }
-    }
-
-    /// The v5 properties as the output formatter sees them (`None` on MQTT 3.1.1).
-    pub fn format_properties(&self) -> Option<crate::format::Properties> {
-        let p = self.properties.as_ref()?;
-        Some(crate::format::Properties {
-            payload_format_indicator: p.payload_format_indicator,
-            message_expiry_interval: p.message_expiry_interval,
-            topic_alias: p.topic_alias,
-            content_type: p.content_type.clone(),
-            response_topic: p.response_topic.clone(),
-            correlation_data: p.correlation_data.as_ref().map(|c| c.to_vec()),
-            subscription_identifiers: p
-                .subscription_identifiers
-                .iter()
-                .map(|&id| u32::try_from(id).unwrap_or(u32::MAX))
-                .collect(),
-            user_properties: p.user_properties.clone(),
-        })
     }
 
     /// The v5 correlation data, for matching a response to its request.
@@ -119,6 +109,19 @@ pub enum SubCode {
     Refused(Reason),
 }
 
+/// A CamelCase name (of a reason code, a TLS alert) in words: `NotAuthorized` →
+/// `not authorized`.
+pub fn words(camel: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
 /// The largest payload a PUBLISH to `topic` can carry: the packet's remaining length is capped
 /// at 268 435 455 bytes, and the topic, packet id and v5 property length count against it.
 pub fn max_payload(topic: &str, qos: u8, protocol: Protocol) -> usize {
@@ -132,6 +135,7 @@ pub fn max_payload(topic: &str, qos: u8, protocol: Protocol) -> usize {
     MAX_PACKET.saturating_sub(overhead)
 }
 
+/// A usage error when `msg` does not fit in one PUBLISH.
 pub fn check_size(msg: &Message, protocol: Protocol) -> Result<(), Failure> {
     let max = max_payload(&msg.topic, msg.qos, protocol);
     if msg.payload.len() > max {
@@ -141,4 +145,15 @@ pub fn check_size(msg: &Message, protocol: Protocol) -> Result<(), Failure> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_become_words() {
+        assert_eq!(words("NotAuthorized"), "not authorized");
+        assert_eq!(words("BadUserNamePassword"), "bad user name password");
+    }
 }

@@ -1,5 +1,6 @@
-//! `-D CMD NAME VALUE`: MQTT v5 properties, checked against the packet they go in (the same
-//! table as mosquitto's clients, reference/mosquitto-clients.md §2.5).
+//! `-D CMD NAME VALUE`: MQTT v5 properties, checked against the packet they go in, with the
+//! same table of which property goes in which packet as mosquitto's clients
+//! (`wrong_packet_range_and_arity_are_refused` below).
 
 use bytes::Bytes;
 use rumqttc::v5::mqttbytes::v5::{
@@ -189,7 +190,7 @@ impl V5Props {
                             m.payload_format_indicator = Some(number(&name, value, 1)?)
                         }
                         "response-topic" => {
-                            super::config::validate_topic_name(value)
+                            crate::topic::validate_topic_name(value)
                                 .map_err(|e| usage(format!("-D response-topic: {e}")))?;
                             m.response_topic = Some(value.into())
                         }

@@ -19,8 +19,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::codec::Codec;
-use super::config::{ConnConfig, Endpoint, MAX_PACKET};
+use super::config::{ConnConfig, Endpoint};
 use super::driver::{self, FromDriver, ToDriver};
+use super::packet::MAX_PACKET;
 use super::state::{self, Settings, State};
 use super::{AckToken, Incoming, Message, SubCode, Subscription, check_size};
 use crate::cli::Protocol;

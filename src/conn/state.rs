@@ -32,7 +32,6 @@ pub enum Event {
     /// A published message is settled: `Ok` when the broker has it, `Err` with its reason when
     /// it refused it (v5 reason code >= 0x80).
     Done {
-        #[allow(dead_code)] // the session counts; a device matches it to its send time
         tag: u64,
         result: Result<(), Rejection>,
     },
@@ -197,7 +196,6 @@ impl State {
     }
 
     /// Messages not settled yet (queued or in flight).
-    #[cfg_attr(not(test), allow(dead_code))] // a device's pending count
     pub fn outstanding(&self) -> usize {
         self.queue.len() + self.flights.len() + self.written0.len()
     }

@@ -1,8 +1,8 @@
 //! The one place that builds a rustls `ClientConfig`, and the one place that puts rustls's
 //! errors into words.
 //!
-//! We never use rumqttc's `TlsConfiguration::Simple`: it needs a process-wide crypto provider
-//! and reads keys its own way. Here the provider is ring, the roots are what the user named
+//! We never use the MQTT library's `TlsConfiguration::Simple`: it needs a process-wide crypto
+//! provider and reads keys its own way. Here the provider is ring, the roots are what the user named
 //! (or the OS store), and `--insecure` is a verifier that forgives a name mismatch only — the
 //! chain is still verified, as in mosquitto (tests/tls.rs `insecure_*`).
 
@@ -19,6 +19,7 @@ use rustls::{
     InconsistentKeys, RootCertStore, SignatureScheme,
 };
 
+use super::packet::words;
 use crate::cli::TlsVersion;
 use crate::exit::{Failure, usage};
 
@@ -240,10 +241,10 @@ impl ServerCertVerifier for SkipNameCheck {
     }
 }
 
-/// Finds the rustls error behind a connection error. rumqttc wraps it in `io::Error`s (whose
-/// `source()` skips the wrapped error, hence `get_ref`) inside its `Tls`, `MqttState` or
+/// Finds the rustls error behind a connection error. The MQTT library wraps it in `io::Error`s
+/// (whose `source()` skips the wrapped error, hence `get_ref`) inside its `Tls`, `MqttState` or
 /// WebSocket variants — a client-certificate alert under TLS 1.3 arrives after the handshake,
-/// while reading CONNACK (reference/rust-stack.md §1.4).
+/// while reading CONNACK (tests/tls.rs `a_missing_client_certificate_exits_3_with_a_hint`).
 pub fn rustls_cause<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a Error> {
     let mut next = Some(err);
     while let Some(e) = next {
@@ -406,14 +407,7 @@ fn alert_words(alert: AlertDescription, tls: Option<&Tls>) -> (String, Option<St
 
 /// `HandshakeFailure` → `handshake failure alert`.
 fn alert_name(alert: AlertDescription) -> String {
-    let mut out = String::new();
-    for (i, c) in format!("{alert:?}").chars().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            out.push(' ');
-        }
-        out.extend(c.to_lowercase());
-    }
-    out + " alert"
+    words(&format!("{alert:?}")) + " alert"
 }
 
 fn server_name(n: &ServerName<'_>) -> String {

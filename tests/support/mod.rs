@@ -5,7 +5,6 @@
 //! the test failed). Backend: `MQTK_TEST_BROKER=local` (default: the `mosquitto` binary on PATH)
 //! or `docker` (the `eclipse-mosquitto:2` image with the same config and temp dir mounted at the
 //! same path, host networking).
-#![allow(dead_code)]
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
@@ -412,6 +411,28 @@ impl Broker {
         });
     }
 
+    /// Freezes the broker (SIGSTOP; `docker pause`): its connections stay open, and nothing sent
+    /// to it is read or answered until [`Broker::resume`].
+    pub fn pause(&self) {
+        self.freeze("-STOP", "pause");
+    }
+
+    /// Lets a paused broker run again (SIGCONT; `docker unpause`).
+    pub fn resume(&self) {
+        self.freeze("-CONT", "unpause");
+    }
+
+    fn freeze(&self, signal: &str, docker: &str) {
+        let status = match (&self.docker_name, &self.child) {
+            (Some(name), _) => Command::new("docker").args([docker, name]).status(),
+            (None, Some(child)) => Command::new("kill")
+                .args([signal, &child.id().to_string()])
+                .status(),
+            (None, None) => panic!("the broker is not running"),
+        };
+        assert!(status.unwrap().success(), "{docker} failed");
+    }
+
     /// Stops the broker gracefully (SIGTERM), so a persistent one saves its state.
     pub fn stop(&mut self) {
         if let Some(name) = self.docker_name.take() {
@@ -422,6 +443,10 @@ impl Broker {
         if let Some(mut child) = self.child.take() {
             let _ = Command::new("kill")
                 .args(["-TERM", &child.id().to_string()])
+                .status();
+            // A paused broker only acts on the SIGTERM once it runs again.
+            let _ = Command::new("kill")
+                .args(["-CONT", &child.id().to_string()])
                 .status();
             let deadline = Instant::now() + Duration::from_secs(5);
             while Instant::now() < deadline {
@@ -546,15 +571,6 @@ impl MosquittoSub {
     }
 }
 
-impl MosquittoSub {
-    /// Asserts that no payload line arrives within `quiet`.
-    pub fn assert_nothing(&self, quiet: Duration) {
-        if let Ok(line) = self.lines.recv_timeout(quiet) {
-            panic!("expected nothing, got {line:?}");
-        }
-    }
-}
-
 impl Drop for MosquittoSub {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -674,10 +690,6 @@ impl MqtkChild {
 
     pub fn stdout(&self) -> String {
         String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned()
-    }
-
-    pub fn stdout_bytes(&self) -> Vec<u8> {
-        self.stdout.lock().unwrap().clone()
     }
 
     pub fn stderr(&self) -> String {

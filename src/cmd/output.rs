@@ -1,0 +1,117 @@
+//! How `sub` and `rr` write received messages: the output flags compiled into a
+//! `format::Output`, and a `Printer` that renders into a buffer and writes it in batches.
+
+use std::io::{self, Write};
+use std::os::fd::AsFd;
+use std::time::SystemTime;
+
+use crate::cli::{OutputArgs, OutputFormat};
+use crate::conn::Incoming;
+use crate::exit::{Failure, usage};
+use crate::format::{self, Output, OutputKind, OutputSpec, Zone};
+
+/// Output is written in one `write` per batch; a batch ends when no further message is already
+/// waiting, or at this size.
+pub const BATCH_BYTES: usize = 64 * 1024;
+
+/// The output options, compiled; a bad format string is a usage error before connecting.
+pub fn output(args: &OutputArgs) -> Result<Output, Failure> {
+    Output::new(OutputSpec {
+        verbose: args.verbose,
+        no_newline: args.no_newline,
+        format_string: args.format_string.as_deref(),
+        kind: match args.format {
+            OutputFormat::Plain => OutputKind::Plain,
+            OutputFormat::Json => OutputKind::Json,
+            OutputFormat::Hex => OutputKind::Hex,
+            OutputFormat::Base64 => OutputKind::Base64,
+        },
+        pretty: args.pretty,
+        zone: Zone::Local,
+    })
+    .map_err(|e| usage(e.to_string()))
+}
+
+/// Renders messages into a buffer and writes it to stdout with one `write` per batch.
+///
+/// Writes go straight to a duplicate of fd 1, past std's line buffering, so a batch costs one
+/// system call however many lines it holds. The caller flushes whenever no further message is
+/// waiting, which is what makes every message visible the moment it arrives. A closed stdout
+/// comes back as `BrokenPipe`, which `main` turns into a quiet exit 0.
+pub struct Printer {
+    output: Output,
+    out: std::fs::File,
+    buf: Vec<u8>,
+    command: &'static str,
+    pub quiet: bool,
+}
+
+impl Printer {
+    pub fn new(output: Output, command: &'static str, quiet: bool) -> io::Result<Printer> {
+        let fd = io::stdout().as_fd().try_clone_to_owned()?;
+        Ok(Printer {
+            output,
+            out: std::fs::File::from(fd),
+            buf: Vec::with_capacity(BATCH_BYTES + 4096),
+            command,
+            quiet,
+        })
+    }
+
+    /// Renders one message; false when it was skipped (`%J` on a payload that is not JSON,
+    /// reported on stderr).
+    pub fn add(&mut self, m: &Incoming) -> bool {
+        let props = format_properties(m);
+        let msg = format::Message {
+            topic: &m.topic,
+            payload: &m.payload,
+            qos: m.qos,
+            retain: m.retain,
+            mid: m.pkid,
+            properties: props.as_ref(),
+            received: SystemTime::now(),
+        };
+        match self.output.write(&msg, &mut self.buf) {
+            Ok(()) => true,
+            Err(e) => {
+                if !self.quiet {
+                    eprintln!("mqtk {}: error: {e}", self.command);
+                }
+                false
+            }
+        }
+    }
+
+    /// Bytes rendered but not written yet.
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let r = self.out.write_all(&self.buf);
+        self.buf.clear();
+        r
+    }
+}
+
+/// The v5 properties of a received message as the formatter sees them (`None` on MQTT 3.1.1).
+fn format_properties(m: &Incoming) -> Option<format::Properties> {
+    let p = m.properties.as_ref()?;
+    Some(format::Properties {
+        payload_format_indicator: p.payload_format_indicator,
+        message_expiry_interval: p.message_expiry_interval,
+        topic_alias: p.topic_alias,
+        content_type: p.content_type.clone(),
+        response_topic: p.response_topic.clone(),
+        correlation_data: p.correlation_data.as_ref().map(|c| c.to_vec()),
+        subscription_identifiers: p
+            .subscription_identifiers
+            .iter()
+            .map(|&id| u32::try_from(id).unwrap_or(u32::MAX))
+            .collect(),
+        user_properties: p.user_properties.clone(),
+    })
+}
