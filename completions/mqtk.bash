@@ -310,7 +310,7 @@ _mqtk() {
             return 0
             ;;
         mqtk__subcmd__pub)
-            opts="-t -m -f -s -l -n -q -r -h -p -L -i -I -k -c -x -V -u -P -D -M -d --topic --message --file --stdin-file --stdin-line --null-message --qos --retain --repeat --repeat-delay --host --port --url --unix --id --id-prefix --keepalive --disable-clean-session --session-expiry --protocol-version --username --pw --password-file --cafile --capath --cert --key --insecure --tls-use-os-certs --tls-version --tls-alpn --ws --ws-path --will-topic --will-payload --will-qos --will-retain --property --max-inflight --debug --quiet --profile --help"
+            opts="-t -m -f -s -l -n -q -r -h -p -L -i -I -k -c -x -V -u -P -D -M -d --topic --message --file --stdin-file --stdin-line --null-message --qos --retain --repeat --repeat-delay --reconnect-timeout --host --port --url --unix --id --id-prefix --keepalive --disable-clean-session --session-expiry --protocol-version --username --pw --password-file --cafile --capath --cert --key --insecure --tls-use-os-certs --tls-version --tls-alpn --ws --ws-path --will-topic --will-payload --will-qos --will-retain --property --max-inflight --debug --quiet --profile --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -375,6 +375,10 @@ _mqtk() {
                     return 0
                     ;;
                 --repeat-delay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reconnect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -592,7 +596,7 @@ _mqtk() {
             return 0
             ;;
         mqtk__subcmd__rr)
-            opts="-t -e -m -f -s -n -q -W -v -N -F -h -p -L -i -I -k -c -x -V -u -P -D -M -d --topic --response-topic --message --file --stdin-file --null-message --qos --verbose --no-newline --format --pretty --host --port --url --unix --id --id-prefix --keepalive --disable-clean-session --session-expiry --protocol-version --username --pw --password-file --cafile --capath --cert --key --insecure --tls-use-os-certs --tls-version --tls-alpn --ws --ws-path --will-topic --will-payload --will-qos --will-retain --property --max-inflight --debug --quiet --profile --help"
+            opts="-t -e -m -f -s -n -q -W -v -N -F -h -p -L -i -I -k -c -x -V -u -P -D -M -d --topic --response-topic --message --file --stdin-file --null-message --qos --reconnect-timeout --verbose --no-newline --format --pretty --host --port --url --unix --id --id-prefix --keepalive --disable-clean-session --session-expiry --protocol-version --username --pw --password-file --cafile --capath --cert --key --insecure --tls-use-os-certs --tls-version --tls-alpn --ws --ws-path --will-topic --will-payload --will-qos --will-retain --property --max-inflight --debug --quiet --profile --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -661,6 +665,10 @@ _mqtk() {
                     return 0
                     ;;
                 -W)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reconnect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -39,6 +39,7 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s f -l file -d 'Send the
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s q -l qos -d 'Quality of service: 0, 1 or 2' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l repeat -d 'Publish the message N times (not with -l)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l repeat-delay -d 'Seconds to wait between repeats, counted from the previous acknowledgement' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l reconnect-timeout -d 'Give up when the broker stays unreachable for SECS seconds after the connection was lost' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s h -l host -d 'Broker host name or IP address [default: localhost]' -r -f -a "(__fish_print_hostnames)"
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s p -l port -d 'Broker port [default: 1883; with TLS 8883; WebSockets 80, with TLS 443]' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s L -l url -d 'Broker URL: mqtt[s]://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (also ws://, wss://)' -r -f
@@ -138,6 +139,7 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s m -l message -d 'Send t
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s f -l file -d 'Send the contents of a file as the request' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s q -l qos -d 'Quality of service of the request and of the response subscription: 0, 1 or 2' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s W -d 'Exit with status 27 ("timed out") when no response came within SECS seconds' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l reconnect-timeout -d 'Give up (exit 1) when the broker stays unreachable for SECS seconds after the connection was lost; without it, rr retries for ever (or until -W)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s F -d 'Print each message with this format string (mosquitto_sub\'s -F: %t %p %j %I ...)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l format -d 'Output format: plain, json (one object per line), hex or base64 (the payload)' -r -f -a "plain\t'The payload as it is (-v: after the topic)'
 json\t'One JSON object per message and line: topic, payload, qos, retain, mid, properties, received'

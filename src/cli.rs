@@ -493,14 +493,21 @@ pub struct PublishArgs {
           requires = "repeat")]
     pub repeat_delay: f64,
 
+    /// Give up when the broker stays unreachable for SECS seconds after the connection was lost
+    ///
+    /// Exits 1 and says how many messages were not acknowledged. Without it, pub retries for
+    /// ever (with growing, jittered backoff), resending what was not acknowledged.
+    #[arg(long, env = "MQTK_RECONNECT_TIMEOUT", value_name = "SECS", value_parser = parse_timeout)]
+    pub reconnect_timeout: Option<f64>,
+
     #[command(flatten)]
     pub conn: ConnArgs,
 }
 
 fn parse_delay(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err("expected a number of seconds >= 0".into()),
+        Ok(v) if v.is_finite() && (0.0..=1e9).contains(&v) => Ok(v),
+        _ => Err("expected a number of seconds from 0 to 1000000000".into()),
     }
 }
 
@@ -668,6 +675,11 @@ pub struct RequestArgs {
     /// Exit with status 27 ("timed out") when no response came within SECS seconds
     #[arg(short = 'W', value_name = "SECS", value_parser = parse_timeout)]
     pub timeout: Option<f64>,
+
+    /// Give up (exit 1) when the broker stays unreachable for SECS seconds after the
+    /// connection was lost; without it, rr retries for ever (or until -W)
+    #[arg(long, env = "MQTK_RECONNECT_TIMEOUT", value_name = "SECS", value_parser = parse_timeout)]
+    pub reconnect_timeout: Option<f64>,
 
     #[command(flatten)]
     pub output: OutputArgs,

@@ -16,3 +16,4 @@ pub(crate) mod pki;
 pub(crate) mod profile;
 pub mod pwfile;
 pub mod topic;
+pub(crate) mod tty;

@@ -55,8 +55,12 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
 }
 
 /// One runtime for the whole process: every connection is a task on it, never a thread.
+///
+/// The command runs on this thread and each connection's driver task on the one worker, so a
+/// command blocked on its output (a full stdout pipe) does not stop keep-alive.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread()
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()?)
 }

@@ -52,7 +52,7 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
     let payload = read_payload(&args, max)?;
     let opts = Options {
         max_qos: args.qos,
-        reconnect_timeout: None,
+        reconnect_timeout: args.reconnect_timeout.map(Duration::from_secs_f64),
     };
     let mut session = Session::open(&cfg, Vec::new(), Vec::new(), opts).await?;
     let result = match payload {
@@ -138,12 +138,21 @@ async fn publish_lines(
             r = session.process_next() => r?,
         }
     }
-    // A second signal gives up waiting for the acknowledgements.
-    tokio::select! {
-        r = session.flush() => r,
-        _ = signals.recv() => Err(anyhow::anyhow!(
-            "interrupted with {} message(s) not yet acknowledged",
-            session.outstanding()
-        )),
+    // The first signal ends the input, also when stdin had already ended; a second one gives
+    // up waiting for the acknowledgements.
+    let mut signalled = stopping;
+    loop {
+        tokio::select! {
+            r = session.flush() => return r,
+            _ = signals.recv() => {
+                if signalled {
+                    return Err(anyhow::anyhow!(
+                        "interrupted with {} message(s) not yet acknowledged",
+                        session.outstanding()
+                    ));
+                }
+                signalled = true;
+            }
+        }
     }
 }

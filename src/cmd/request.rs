@@ -18,7 +18,8 @@ use super::output::{Printer, output};
 use super::signals::{Signals, sleep_until, timed_out};
 use crate::cli::{Protocol, RequestArgs};
 use crate::conn::{
-    ConnConfig, Defaults, Event, Message, PropCommand, Session, SubCode, Subscription, max_payload,
+    ConnConfig, Defaults, Event, Message, Options, PropCommand, Session, SubCode, Subscription,
+    max_payload,
 };
 use crate::exit::{self, usage};
 use crate::topic::validate_topic_name;
@@ -84,7 +85,10 @@ pub async fn run(args: RequestArgs) -> anyhow::Result<()> {
         .timeout
         .map(|s| Instant::now() + Duration::from_secs_f64(s));
     let mut session = tokio::select! {
-        s = Session::connect(&cfg, vec![subscription]) => s?,
+        s = Session::open(&cfg, vec![subscription], Vec::new(), Options {
+            max_qos: args.qos,
+            reconnect_timeout: args.reconnect_timeout.map(Duration::from_secs_f64),
+        }) => s?,
         _ = signals.recv() => return Ok(()),
         _ = sleep_until(deadline) => return Err(timed_out().into()),
     };

@@ -344,7 +344,7 @@ fn resolve_password(args: &ConnArgs, from_url: Option<String>) -> Result<Option<
         // `-P` with no value: ask, without echo. Never from the environment: an empty
         // MQTK_PASSWORD is an empty password.
         Some(p) if p.is_empty() && args.on_command_line("password") => {
-            let entered = rpassword::prompt_password("Password: ").map_err(|e| {
+            let entered = crate::tty::read_secret("Password: ").map_err(|e| {
                 usage(format!(
                     "cannot prompt for the password ({e}); use MQTK_PASSWORD or --password-file"
                 ))
