@@ -715,11 +715,13 @@ pub struct PasswdArgs {
     )]
     pub hash: HashKind,
 
-    /// PBKDF2 iterations for sha512-pbkdf2 [default: 210000]
+    /// PBKDF2 iterations for sha512-pbkdf2, 1 to 10000000 [default: 210000]
     ///
-    /// Every count from 1 up works with every broker: the count is stored in each line.
+    /// Every count works with every broker: the count is stored in each line. Above
+    /// 10 000 000 a single check would take many seconds, so mqtk neither writes nor reads
+    /// such entries.
     #[arg(short = 'I', long = "iterations", value_name = "N",
-          value_parser = clap::value_parser!(u32).range(1..))]
+          value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub iterations: Option<u32>,
 
     /// Password file (`-` with -c: standard output)
