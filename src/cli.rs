@@ -96,17 +96,23 @@ pub enum Command {
     /// Make a private CA, server and client certificates, and a mosquitto TLS listener
     ///
     /// Writes ca.crt, ca.key, server.crt, server.key, client-NAME.crt and client-NAME.key for each
-    /// --client, and mosquitto-tls.conf: a listener on port 8883 using them, with
+    /// --client, and mosquitto-tls.conf: a listener (port 8883, or --listen) using them, with
     /// `require_certificate true` and `use_identity_as_username true` when client certificates
-    /// were made (the certificate's CN becomes the MQTT username). Keys are created with mode 0600.
+    /// were made (the certificate's CN becomes the MQTT username). Keys are 0600, certificates
+    /// and mosquitto-tls.conf 0644, a new DIR 0755, whatever the umask.
     ///
     /// Nothing is overwritten without --force. When DIR already holds ca.crt and ca.key, that CA
     /// signs the new certificates, so clients can be added later; with only --client given, the
-    /// existing server certificate is kept.
+    /// existing server certificate is kept. All files are written, or none: each goes to a temp
+    /// file in DIR first, and only when all are written are they renamed into place.
     ///
     ///     mqtk certgen --host broker.lan --client sensor --client dashboard
     ///     mqtk certgen --client thermostat        # later: one more client, same CA
     ///     mqtk sub -h localhost --cafile certs/ca.crt -t '#' -v
+    ///
+    /// Exit codes: 0 written; 1 a write failed (nothing was written); 2 usage error: a bad
+    /// value, a file that exists without --force, a CA that does not match its key, or a DIR
+    /// that cannot be written.
     #[command(verbatim_doc_comment)]
     Certgen(CertgenArgs),
     /// Create and edit mosquitto password files; check a password against one
@@ -795,9 +801,20 @@ pub struct CertgenArgs {
           default_value_t = KeyType::EcdsaP256)]
     pub key_type: KeyType,
 
-    /// Common name of a new CA [default: mqtk CA <host name>]
+    /// Common name of a new CA [default: mqtk CA <host name> <8 random hex digits>]
+    ///
+    /// The random part gives every CA its own subject, so a client given the wrong CA is told
+    /// "unknown issuer". Two CAs made with one --ca-cn share a subject: the wrong one then
+    /// reads as a bad signature.
     #[arg(long = "ca-cn", value_name = "TEXT", value_parser = NonEmptyStringValueParser::new())]
     pub ca_cn: Option<String>,
+
+    /// Address and port of the listener in mosquitto-tls.conf [default: 8883 on every interface]
+    ///
+    /// PORT alone listens on every interface; ADDR (an IP address, `[IPv6]` or a host name)
+    /// binds one: --listen 192.168.1.10:8883 writes `listener 8883 192.168.1.10`.
+    #[arg(long, value_name = "[ADDR:]PORT")]
+    pub listen: Option<String>,
 
     /// Sign with this CA certificate instead of DIR's own CA (needs --ca-key)
     ///
