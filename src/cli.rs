@@ -133,6 +133,18 @@ pub enum Command {
     /// comments, blank lines, CRLF line ends and unknown lines byte for byte. A corrupt entry is
     /// reported with its line number and nothing is written; -U leaves hashed entries alone.
     /// Send the broker SIGHUP to make it reload the file.
+    ///
+    /// Concurrent runs on one file take turns: each holds an advisory lock (flock) on the
+    /// file's directory from reading the file to renaming the new one into place, and gives up
+    /// with exit 1 after waiting 10 s. `flock DIR COMMAND` takes the same lock.
+    ///
+    /// FILE must be a regular file; a FIFO, a device or a directory is refused, and so is a file
+    /// with several hard links for edits (the rename would leave the other names on the old
+    /// file). User names must not contain ':' or control characters, start with '#' or start
+    /// or end with a space: mosquitto would read such a line as a comment or as another user.
+    /// Entries asking for more than 10000000 PBKDF2 iterations, or argon2id m > 1048576 (1 GiB),
+    /// t > 100, p > 64 or m*t > 4194304, are corrupt: checking one would take minutes or
+    /// gigabytes.
     #[command(name = "passwd", verbatim_doc_comment)]
     Passwd(PasswdArgs),
 
@@ -685,9 +697,11 @@ pub struct RequestArgs {
 #[derive(Args, Debug, Clone)]
 #[command(after_help = "Exit codes: 0 done (--verify: the password matches); \
                         1 the password does not match, the user is not in the file (-D, \
-                        --verify), a corrupt line, or an I/O error; 2 usage error: bad flags, \
-                        argument count, user name or password, or the two passwords typed \
-                        differ. On any error the file is unchanged.")]
+                        --verify), a corrupt line, another run kept the file locked for 10 s, \
+                        or an I/O error; 2 usage error: bad flags, argument count, user name \
+                        or password, the two passwords typed differ, or FILE is not a regular \
+                        file (or has several hard links, for edits). On any error the file is \
+                        unchanged.")]
 pub struct PasswdArgs {
     /// Create the file, or overwrite it, with just this user (`-c -` writes to stdout)
     #[arg(short = 'c', long = "create", conflicts_with_all = ["delete", "update"])]
