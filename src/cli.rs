@@ -826,7 +826,8 @@ pub struct CertgenArgs {
     /// Address and port of the listener in mosquitto-tls.conf [default: 8883 on every interface]
     ///
     /// PORT alone listens on every interface; ADDR (an IP address, `[IPv6]` or a host name)
-    /// binds one: --listen 192.168.1.10:8883 writes `listener 8883 192.168.1.10`.
+    /// binds one: --listen 192.168.1.10:8883 writes `listener 8883 192.168.1.10`. Without
+    /// --listen, a DIR that already has a mosquitto-tls.conf keeps its listener.
     #[arg(long, value_name = "[ADDR:]PORT")]
     pub listen: Option<String>,
 

@@ -748,6 +748,18 @@ fn listen_sets_the_listener_address_and_port() {
     let (code, err) = mqtk_pub(port, "127.0.0.1", &["--cafile", &cafile]);
     assert_eq!(code, Some(0), "{err}");
 
+    // Clients added later keep the listener; for a mutual-TLS DIR that needs no --force.
+    let mutual = tmp.path().join("mutual");
+    certgen(&mutual, &["--listen", "[::1]:9883", "--client", "a"]);
+    let before = fs::read_to_string(mutual.join("mosquitto-tls.conf")).unwrap();
+    assert!(before.contains("\nlistener 9883 ::1\n"), "{before}");
+    let summary = certgen(&mutual, &["--client", "b"]);
+    assert!(summary.contains("listener on [::1]:9883"), "{summary}");
+    assert_eq!(
+        fs::read_to_string(mutual.join("mosquitto-tls.conf")).unwrap(),
+        before
+    );
+
     // The default: every interface, port 8883.
     let other = tmp.path().join("default");
     let summary = certgen(&other, &[]);

@@ -186,11 +186,8 @@ impl Plan {
             }
         }
         let listen = match &args.listen {
-            Some(l) => Listen::parse(l).map_err(|e| exit::usage(format!("--listen: {e}")))?,
-            None => Listen {
-                port: DEFAULT_PORT,
-                addr: None,
-            },
+            Some(l) => Some(Listen::parse(l).map_err(|e| exit::usage(format!("--listen: {e}")))?),
+            None => None,
         };
 
         let dir = std::path::absolute(&args.out)
@@ -198,6 +195,12 @@ impl Plan {
         if dir.exists() && !dir.is_dir() {
             return Err(exit::usage(format!("{} is not a directory", dir.display())).into());
         }
+
+        // Without --listen, a later run (one more client) keeps the listener DIR already has.
+        let listen = listen.or_else(|| existing_listen(&dir)).unwrap_or(Listen {
+            port: DEFAULT_PORT,
+            addr: None,
+        });
 
         let ca = choose_ca(&args, &dir, hostname.as_deref())?;
         let reusing = !matches!(ca, CaSource::New { .. });
@@ -555,6 +558,20 @@ fn existing_server_names(dir: &Path) -> Vec<String> {
         .iter()
         .filter_map(|san| Some(san.split_once(':')?.1.to_string()))
         .collect()
+}
+
+/// The `listener PORT [ADDR]` line of DIR's mosquitto-tls.conf, if it has one.
+fn existing_listen(dir: &Path) -> Option<Listen> {
+    let conf = fs::read_to_string(dir.join(CONF)).ok()?;
+    let line = conf.lines().find_map(|l| l.strip_prefix("listener "))?;
+    let mut words = line.split_whitespace();
+    let port = words.next()?;
+    let spec = match words.next() {
+        Some(addr) if addr.contains(':') => format!("[{addr}]:{port}"),
+        Some(addr) => format!("{addr}:{port}"),
+        None => port.to_string(),
+    };
+    Listen::parse(&spec).ok()
 }
 
 /// The listener block, with absolute paths so it works wherever it is included from.
