@@ -538,26 +538,20 @@ fn existing_clients(dir: &Path) -> Vec<String> {
 
 /// The names in DIR's existing server certificate, for the printed examples.
 fn existing_server_names(dir: &Path) -> Vec<String> {
-    let Some(der) = fs::read_to_string(dir.join("server.crt"))
-        .ok()
-        .and_then(|pem| {
-            Some(
-                x509_parser::pem::parse_x509_pem(pem.as_bytes())
-                    .ok()?
-                    .1
-                    .contents,
-            )
-        })
-    else {
-        return Vec::new();
+    let names = || -> Option<Vec<String>> {
+        let pem = fs::read_to_string(dir.join("server.crt")).ok()?;
+        let der = x509_parser::pem::parse_x509_pem(pem.as_bytes())
+            .ok()?
+            .1
+            .contents;
+        let sans = pki::describe(&der).ok()?.sans;
+        Some(
+            sans.iter()
+                .filter_map(|san| Some(san.split_once(':')?.1.to_string()))
+                .collect(),
+        )
     };
-    let Ok(info) = pki::describe(&der) else {
-        return Vec::new();
-    };
-    info.sans
-        .iter()
-        .filter_map(|san| Some(san.split_once(':')?.1.to_string()))
-        .collect()
+    names().unwrap_or_default()
 }
 
 /// The `listener PORT [ADDR]` line of DIR's mosquitto-tls.conf, if it has one.
