@@ -79,7 +79,7 @@ _mqtk() {
             return 0
             ;;
         mqtk__subcmd__certgen)
-            opts="--out --host --client --days --ca-days --key-type --ca-cn --ca-cert --ca-key --force --help"
+            opts="--out --host --client --days --ca-days --key-type --ca-cn --listen --ca-cert --ca-key --force --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -113,6 +113,10 @@ _mqtk() {
                     return 0
                     ;;
                 --ca-cn)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --listen)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -193,7 +193,8 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand certgen" -l key-type -d 'Type 
 ecdsa-p384\t'ECDSA on NIST P-384 with SHA-384'
 rsa-2048\t'RSA 2048 bits, for old clients without ECDSA'
 rsa-3072\t'RSA 3072 bits'"
-complete -c mqtk -n "__fish_mqtk_using_subcommand certgen" -l ca-cn -d 'Common name of a new CA [default: mqtk CA <host name>]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand certgen" -l ca-cn -d 'Common name of a new CA [default: mqtk CA <host name> <8 random hex digits>]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand certgen" -l listen -d 'Address and port of the listener in mosquitto-tls.conf [default: 8883 on every interface]' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand certgen" -l ca-cert -d 'Sign with this CA certificate instead of DIR\'s own CA (needs --ca-key)' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand certgen" -l ca-key -d 'Private key of --ca-cert (unencrypted PKCS#8 PEM)' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand certgen" -l force -d 'Replace existing certificates, keys and mosquitto-tls.conf (an existing CA is still reused)'
@@ -201,7 +202,7 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand certgen" -l help -d 'Print hel
 complete -c mqtk -n "__fish_mqtk_using_subcommand passwd" -s H -l hash -d 'Hash for new passwords: sha512-pbkdf2 ($7$), sha512 ($6$) or argon2id (mosquitto 2.1 only)' -r -f -a "sha512-pbkdf2\t'$7$: PBKDF2-HMAC-SHA512 with a 12-byte salt (mosquitto 2.0 and 2.1)'
 sha512\t'$6$: one round of salted SHA-512 (mosquitto 1.6 compatible; weak)'
 argon2id\t'$argon2id$: mosquitto 2.1\'s form; 2.0 brokers reject it'"
-complete -c mqtk -n "__fish_mqtk_using_subcommand passwd" -s I -l iterations -d 'PBKDF2 iterations for sha512-pbkdf2 [default: 210000]' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand passwd" -s I -l iterations -d 'PBKDF2 iterations for sha512-pbkdf2, 1 to 10000000 [default: 210000]' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand passwd" -s c -l create -d 'Create the file, or overwrite it, with just this user (`-c -` writes to stdout)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand passwd" -s b -l batch -d 'Take the password from the command line (visible to other users: prefer a pipe)'
 complete -c mqtk -n "__fish_mqtk_using_subcommand passwd" -s D -l delete -d 'Delete the user'

@@ -97,17 +97,23 @@ pub enum Command {
     /// Make a private CA, server and client certificates, and a mosquitto TLS listener
     ///
     /// Writes ca.crt, ca.key, server.crt, server.key, client-NAME.crt and client-NAME.key for each
-    /// --client, and mosquitto-tls.conf: a listener on port 8883 using them, with
+    /// --client, and mosquitto-tls.conf: a listener (port 8883, or --listen) using them, with
     /// `require_certificate true` and `use_identity_as_username true` when client certificates
-    /// were made (the certificate's CN becomes the MQTT username). Keys are created with mode 0600.
+    /// were made (the certificate's CN becomes the MQTT username). Keys are 0600, certificates
+    /// and mosquitto-tls.conf 0644, a new DIR 0755, whatever the umask.
     ///
     /// Nothing is overwritten without --force. When DIR already holds ca.crt and ca.key, that CA
     /// signs the new certificates, so clients can be added later; with only --client given, the
-    /// existing server certificate is kept.
+    /// existing server certificate is kept. All files are written, or none: each goes to a temp
+    /// file in DIR first, and only when all are written are they renamed into place.
     ///
     ///     mqtk certgen --host broker.lan --client sensor --client dashboard
     ///     mqtk certgen --client thermostat        # later: one more client, same CA
     ///     mqtk sub -h localhost --cafile certs/ca.crt -t '#' -v
+    ///
+    /// Exit codes: 0 written; 1 a write failed (nothing was written); 2 usage error: a bad
+    /// value, a file that exists without --force, a CA that does not match its key, or a DIR
+    /// that cannot be written.
     #[command(verbatim_doc_comment)]
     Certgen(CertgenArgs),
     /// Create and edit mosquitto password files; check a password against one
@@ -128,6 +134,18 @@ pub enum Command {
     /// comments, blank lines, CRLF line ends and unknown lines byte for byte. A corrupt entry is
     /// reported with its line number and nothing is written; -U leaves hashed entries alone.
     /// Send the broker SIGHUP to make it reload the file.
+    ///
+    /// Concurrent runs on one file take turns: each holds an advisory lock (flock) on the
+    /// file's directory from reading the file to renaming the new one into place, and gives up
+    /// with exit 1 after waiting 10 s. `flock DIR COMMAND` takes the same lock.
+    ///
+    /// FILE must be a regular file; a FIFO, a device or a directory is refused, and so is a file
+    /// with several hard links for edits (the rename would leave the other names on the old
+    /// file). User names must not contain ':' or control characters, start with '#' or start
+    /// or end with a space: mosquitto would read such a line as a comment or as another user.
+    /// Entries asking for more than 10000000 PBKDF2 iterations, or argon2id m > 1048576 (1 GiB),
+    /// t > 100, p > 64 or m*t > 4194304, are corrupt: checking one would take minutes or
+    /// gigabytes.
     #[command(name = "passwd", verbatim_doc_comment)]
     Passwd(PasswdArgs),
 
@@ -692,9 +710,11 @@ pub struct RequestArgs {
 #[derive(Args, Debug, Clone)]
 #[command(after_help = "Exit codes: 0 done (--verify: the password matches); \
                         1 the password does not match, the user is not in the file (-D, \
-                        --verify), a corrupt line, or an I/O error; 2 usage error: bad flags, \
-                        argument count, user name or password, or the two passwords typed \
-                        differ. On any error the file is unchanged.")]
+                        --verify), a corrupt line, another run kept the file locked for 10 s, \
+                        or an I/O error; 2 usage error: bad flags, argument count, user name \
+                        or password, the two passwords typed differ, or FILE is not a regular \
+                        file (or has several hard links, for edits). On any error the file is \
+                        unchanged.")]
 pub struct PasswdArgs {
     /// Create the file, or overwrite it, with just this user (`-c -` writes to stdout)
     #[arg(short = 'c', long = "create", conflicts_with_all = ["delete", "update"])]
@@ -728,11 +748,13 @@ pub struct PasswdArgs {
     )]
     pub hash: HashKind,
 
-    /// PBKDF2 iterations for sha512-pbkdf2 [default: 210000]
+    /// PBKDF2 iterations for sha512-pbkdf2, 1 to 10000000 [default: 210000]
     ///
-    /// Every count from 1 up works with every broker: the count is stored in each line.
+    /// Every count works with every broker: the count is stored in each line. Above
+    /// 10 000 000 a single check would take many seconds, so mqtk neither writes nor reads
+    /// such entries.
     #[arg(short = 'I', long = "iterations", value_name = "N",
-          value_parser = clap::value_parser!(u32).range(1..))]
+          value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub iterations: Option<u32>,
 
     /// Password file (`-` with -c: standard output)
@@ -806,9 +828,21 @@ pub struct CertgenArgs {
           default_value_t = KeyType::EcdsaP256)]
     pub key_type: KeyType,
 
-    /// Common name of a new CA [default: mqtk CA <host name>]
+    /// Common name of a new CA [default: mqtk CA <host name> <8 random hex digits>]
+    ///
+    /// The random part gives every CA its own subject, so a client given the wrong CA is told
+    /// "unknown issuer". Two CAs made with one --ca-cn share a subject: the wrong one then
+    /// reads as a bad signature.
     #[arg(long = "ca-cn", value_name = "TEXT", value_parser = NonEmptyStringValueParser::new())]
     pub ca_cn: Option<String>,
+
+    /// Address and port of the listener in mosquitto-tls.conf [default: 8883 on every interface]
+    ///
+    /// PORT alone listens on every interface; ADDR (an IP address, `[IPv6]` or a host name)
+    /// binds one: --listen 192.168.1.10:8883 writes `listener 8883 192.168.1.10`. Without
+    /// --listen, a DIR that already has a mosquitto-tls.conf keeps its listener.
+    #[arg(long, value_name = "[ADDR:]PORT")]
+    pub listen: Option<String>,
 
     /// Sign with this CA certificate instead of DIR's own CA (needs --ca-key)
     ///

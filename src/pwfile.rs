@@ -22,6 +22,21 @@ pub const SALT_LEN: usize = 12;
 /// User names and passwords must be shorter than this, as in mosquitto_passwd.
 pub const MAX_LEN: usize = 65_536;
 
+/// The largest cost an entry may ask for. Checking a password runs the hash at the cost the
+/// file names, so a crafted line (`$7$4294967295$...`, `m=4294967295`) would otherwise make
+/// `--verify` run for hours or abort on a 4 TiB allocation. These bounds are far above any
+/// sensible setting (mosquitto 2.1 writes 210 000 iterations, or m=47104,t=1,p=1) and keep one
+/// check to seconds; lines beyond them are corrupt (`tests/passwd.rs` pins this).
+pub const MAX_ITERATIONS: u32 = 10_000_000;
+/// argon2id memory, in KiB: 1 GiB.
+pub const MAX_ARGON2_M: u32 = 1_048_576;
+/// argon2id passes.
+pub const MAX_ARGON2_T: u32 = 100;
+/// argon2id lanes.
+pub const MAX_ARGON2_P: u32 = 64;
+/// argon2id work, memory times passes, in KiB: 4 GiB in all.
+pub const MAX_ARGON2_WORK: u64 = 4 * 1_048_576;
+
 /// mosquitto 2.1's argon2id parameters: 46 MiB, one pass, one lane, 64-byte salt and hash.
 const ARGON2_M: u32 = 47_104;
 const ARGON2_T: u32 = 1;
@@ -177,13 +192,21 @@ pub fn decode(field: &[u8]) -> Result<Stored, Malformed> {
             let [_, it, salt, hash] = parts[..] else {
                 return Err(Malformed("$7$ needs $7$ITERATIONS$SALT$HASH"));
             };
-            let iterations = std::str::from_utf8(it)
+            let digits = std::str::from_utf8(it)
                 .ok()
-                .and_then(|s| s.parse::<u32>().ok())
-                .filter(|&n| n >= 1)
-                .ok_or(Malformed(
-                    "iteration count is not a number from 1 to 4294967295",
-                ))?;
+                .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or(Malformed("iteration count is not a number"))?;
+            // More digits than a u64 holds is over the bound as well.
+            let iterations = digits.parse::<u64>().unwrap_or(u64::MAX);
+            if iterations == 0 {
+                return Err(Malformed("iteration count is 0"));
+            }
+            if iterations > u64::from(MAX_ITERATIONS) {
+                return Err(Malformed(
+                    "iteration count is over 10000000, the most mqtk will run",
+                ));
+            }
+            let iterations = iterations as u32;
             Ok(Stored::Pbkdf2 {
                 iterations,
                 salt: salt_of(salt)?,
@@ -238,6 +261,26 @@ fn decode_argon2id(parts: &[&[u8]]) -> Result<Stored, Malformed> {
     let (Some(m), Some(t), Some(p)) = (m, t, p) else {
         return Err(Malformed("argon2id needs m, t and p"));
     };
+    if m > MAX_ARGON2_M {
+        return Err(Malformed(
+            "argon2id memory m is over 1048576 (1 GiB), the most mqtk will use",
+        ));
+    }
+    if t > MAX_ARGON2_T {
+        return Err(Malformed(
+            "argon2id passes t is over 100, the most mqtk will run",
+        ));
+    }
+    if p > MAX_ARGON2_P {
+        return Err(Malformed(
+            "argon2id lanes p is over 64, the most mqtk will use",
+        ));
+    }
+    if u64::from(m) * u64::from(t) > MAX_ARGON2_WORK {
+        return Err(Malformed(
+            "argon2id work m*t is over 4194304 (4 GiB), the most mqtk will run",
+        ));
+    }
     // PHC omits the padding; accept it anyway, as libargon2 does not care either way.
     let unpad = |b: &[u8]| -> Vec<u8> {
         let mut v = b.to_vec();
@@ -298,7 +341,10 @@ impl Stored {
     }
 }
 
-/// Why a user name or password cannot be written.
+/// Why a user name cannot be written (or looked up): every name that the broker would read
+/// back as another name, or not at all. mosquitto skips lines whose first byte is `#`, splits
+/// at the first `:`, and trims blanks from the name; so `#bob:...` is a comment and
+/// ` alice:...` is a second entry for `alice`.
 pub fn check_username(user: &str) -> Result<(), &'static str> {
     if user.is_empty() {
         Err("user name must not be empty")
@@ -306,6 +352,10 @@ pub fn check_username(user: &str) -> Result<(), &'static str> {
         Err("user name must not contain ':'")
     } else if user.chars().any(char::is_control) {
         Err("user name must not contain control characters")
+    } else if user.starts_with('#') {
+        Err("user name must not start with '#' (the line would be a comment)")
+    } else if user.starts_with(' ') || user.ends_with(' ') {
+        Err("user name must not start or end with a space (mosquitto trims it)")
     } else if user.len() >= MAX_LEN {
         Err("user name must be shorter than 65536 bytes")
     } else {
@@ -437,14 +487,24 @@ impl PasswordFile {
         self.lines.iter().filter(|l| !l.deleted)
     }
 
-    /// The stored form of `user`'s password (its first entry), if the user is in the file.
+    /// The stored form of `user`'s password, if the user is in the file: the entry the broker
+    /// checks. With duplicates that is the last hashed one (mosquitto's hash table finds the
+    /// entry added last, after dropping entries it cannot decode); with no hashed entry, the
+    /// last one, so that the caller can say why it cannot be checked.
     pub fn stored(&self, user: &str) -> Option<Stored> {
-        let line = self
+        let all: Vec<Stored> = self
             .live()
-            .find(|l| l.user.as_deref() == Some(user.as_bytes()))?;
-        let text = line.new_text.as_ref().unwrap_or(&line.text);
-        let (_, field) = split_entry(text)?;
-        decode(field).ok()
+            .filter(|l| l.user.as_deref() == Some(user.as_bytes()))
+            .filter_map(|l| {
+                let text = l.new_text.as_ref().unwrap_or(&l.text);
+                decode(split_entry(text)?.1).ok()
+            })
+            .collect();
+        all.iter()
+            .rev()
+            .find(|s| !matches!(s, Stored::Unknown | Stored::Plain))
+            .or(all.last())
+            .cloned()
     }
 
     /// Sets `user`'s password field: replaces every entry of that user (so duplicates cannot
@@ -764,6 +824,72 @@ mod tests {
         assert_eq!(f.stored("alice").unwrap().verify(b"sensorpw"), Some(true));
         assert_eq!(f.stored("bob"), Some(Stored::Plain));
         assert_eq!(f.stored("carol"), None);
+    }
+
+    #[test]
+    fn names_the_broker_reads_differently_are_refused() {
+        for bad in ["#bob", "# bob", " alice", "alice ", " "] {
+            assert!(check_username(bad).is_err(), "{bad:?}");
+        }
+        for ok in ["a#b", "bob#", "al ice", "ålice"] {
+            assert!(check_username(ok).is_ok(), "{ok:?}");
+        }
+        // Why: the parser reads those lines as a comment, or as the trimmed name.
+        let f = PasswordFile::parse(b"#bob:x\n alice :y\n").unwrap();
+        assert_eq!(f.stored("#bob"), None);
+        assert_eq!(f.stored("alice"), Some(Stored::Plain));
+    }
+
+    #[test]
+    fn the_entry_checked_is_the_one_the_broker_uses() {
+        let old = hash_with_salt(Scheme::Pbkdf2 { iterations: 1 }, b"old", &SALT);
+        let new = hash_with_salt(Scheme::Sha512, b"new", &SALT);
+        let text = format!("alice:{old}\n alice :{new}\nalice:plain\n");
+        let f = PasswordFile::parse(text.as_bytes()).unwrap();
+        assert_eq!(f.stored("alice").unwrap().verify(b"new"), Some(true));
+        let f = PasswordFile::parse(b"alice:plain\nalice:$9$x$y\n").unwrap();
+        assert_eq!(f.stored("alice"), Some(Stored::Unknown));
+    }
+
+    #[test]
+    fn absurd_costs_are_corrupt_before_any_hashing() {
+        let salt = STANDARD.encode(SALT);
+        let hash = STANDARD.encode([7u8; 64]);
+        for (it, ok) in [
+            ("10000000", true),
+            ("10000001", false),
+            ("4294967295", false),
+            ("99999999999999999999999", false),
+            ("0", false),
+            ("", false),
+            ("+5", false),
+        ] {
+            let field = format!("$7${it}${salt}${hash}");
+            assert_eq!(decode(field.as_bytes()).is_ok(), ok, "{field}");
+        }
+        let s = STANDARD_NO_PAD.encode([1u8; 16]);
+        let h = STANDARD_NO_PAD.encode([2u8; 32]);
+        for (params, ok) in [
+            ("m=47104,t=1,p=1", true),
+            ("m=1048576,t=4,p=64", true),
+            ("m=1048577,t=1,p=1", false),
+            ("m=4294967295,t=1,p=1", false),
+            ("m=65536,t=100,p=1", false),
+            ("m=8,t=101,p=1", false),
+            ("m=8,t=4294967295,p=1", false),
+            ("m=1024,t=1,p=65", false),
+            ("m=1048576,t=5,p=1", false),
+        ] {
+            let field = format!("$argon2id$v=19${params}${s}${h}");
+            let r = decode(field.as_bytes());
+            assert_eq!(r.is_ok(), ok, "{field}: {r:?}");
+        }
+        let e = PasswordFile::parse(
+            format!("a:x\nalice:$argon2id$v=19$m=4294967295,t=1,p=1${s}${h}\n").as_bytes(),
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.why.contains("1 GiB"), "{e}");
     }
 
     #[test]

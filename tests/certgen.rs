@@ -8,7 +8,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use crate::support::{Broker, BrokerConfig, MosquittoSub, cmd, unique_id};
+use crate::support::{
+    Broker, BrokerConfig, MosquittoSub, add_user, bin, cmd, free_port, status_and_stderr, unique_id,
+};
 
 /// Runs `mqtk certgen --out DIR ARGS` and asserts success; returns stdout.
 fn certgen(dir: &Path, args: &[&str]) -> String {
@@ -503,6 +505,21 @@ fn bad_input_exits_2_and_writes_nothing() {
         (vec!["--host".into(), "999.1.1.1".into()], "999.1.1.1"),
         (vec!["--client".into(), "../x".into()], "../x"),
         (vec!["--key-type".into(), "ed25519".into()], "ed25519"),
+        (
+            vec!["--ca-cn".into(), "evil\nCN".into()],
+            "control character",
+        ),
+        (vec!["--ca-cn".into(), "a\tb".into()], "control character"),
+        (
+            vec!["--ca-cn".into(), "a\u{7f}".into()],
+            "control character",
+        ),
+        (vec!["--client".into(), "a\nb".into()], "not allowed"),
+        (vec!["--host".into(), "a\nb.lan".into()], "not allowed"),
+        (vec!["--listen".into(), "::1:8883".into()], "[::1]:8883"),
+        (vec!["--listen".into(), "0".into()], "--listen"),
+        (vec!["--listen".into(), "h:70000".into()], "--listen"),
+        (vec!["--listen".into(), "bad host:1".into()], "--listen"),
         (mismatched.to_vec(), "does not match"),
     ];
     for (args, needle) in cases {
@@ -516,6 +533,12 @@ fn bad_input_exits_2_and_writes_nothing() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.starts_with("mqtk certgen: error: "), "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");
+        // One error line, and at most a hint after it.
+        let rest: Vec<&str> = err.lines().skip(1).collect();
+        assert!(
+            rest.is_empty() || (rest.len() == 1 && rest[0].starts_with("  hint: ")),
+            "{err:?}"
+        );
         assert!(
             !Path::new(&fresh).exists(),
             "{args:?} created the output directory"
@@ -550,4 +573,311 @@ fn bad_input_exits_2_and_writes_nothing() {
         assert_eq!(out.status.code(), Some(2), "{}: {err}", out_dir.display());
         assert!(err.contains(&file.display().to_string()), "{err}");
     }
+}
+
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+/// `mqtk certgen ARGS` with a file size limit of 1 KiB (`ulimit -f 1`, SIGXFSZ ignored so that
+/// the write fails with EFBIG): the certificates and keys fit, a mosquitto-tls.conf with a
+/// long DIR in it does not, so the run fails at its last file.
+fn certgen_with_1k_files(args: &[&str]) -> Output {
+    Command::new("bash")
+        .arg("-c")
+        .arg(r#"trap '' XFSZ; ulimit -f 1; exec "$@""#)
+        .arg("bash")
+        .arg(bin())
+        .arg("certgen")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A write that fails midway (the file size limit hits mosquitto-tls.conf, the last file)
+/// leaves nothing: no certificate, no temp file, not even the directories it created; the
+/// same run then succeeds without --force. With --force, the files it would have replaced
+/// stay as they were.
+#[test]
+fn a_failed_write_leaves_nothing_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let top = tmp.path().join("d".repeat(200));
+    let dir = top.join("certs");
+    let dir_s = dir.display().to_string();
+    let out = certgen_with_1k_files(&["--out", &dir_s, "--host", "localhost"]);
+    let (code, err) = status_and_stderr(&out);
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "mqtk certgen: error: cannot write {dir_s}/mosquitto-tls.conf (File too large"
+        )) && err.ends_with("; nothing was written\n"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+    assert!(!top.exists(), "left {:?}", names_in(tmp.path()));
+
+    // The same request, nothing in the way: no --force needed.
+    certgen(&dir, &["--host", "localhost"]);
+    let before: Vec<(String, Vec<u8>)> = names_in(&dir)
+        .into_iter()
+        .map(|n| (n.clone(), fs::read(dir.join(&n)).unwrap()))
+        .collect();
+    assert_eq!(before.len(), 5);
+
+    // --force with a client: server and client files are staged, then the (now mutual)
+    // mosquitto-tls.conf fails; nothing is replaced and no client file appears.
+    let out = certgen_with_1k_files(&["--out", &dir_s, "--force", "--client", "sensor"]);
+    let (code, err) = status_and_stderr(&out);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("mosquitto-tls.conf (File too large"), "{err}");
+    let after: Vec<(String, Vec<u8>)> = names_in(&dir)
+        .into_iter()
+        .map(|n| (n.clone(), fs::read(dir.join(&n)).unwrap()))
+        .collect();
+    assert!(after == before, "{:?}", names_in(&dir));
+}
+
+/// A new DIR is 0755 (mosquitto's user must reach server.crt) and keys 0600, certificates 0644,
+/// whatever the umask: 000 must not make DIR world-writable, 077 must not hide certificates.
+#[test]
+fn modes_do_not_depend_on_the_umask() {
+    let tmp = tempfile::tempdir().unwrap();
+    for umask in ["000", "077", "022"] {
+        let dir = tmp
+            .path()
+            .join(format!("u{umask}"))
+            .join("nested")
+            .join("certs");
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!(r#"umask {umask}; exec "$@""#))
+            .arg("sh")
+            .arg(bin())
+            .args(["certgen", "--client", "c", "--out"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for d in [
+            &dir,
+            dir.parent().unwrap(),
+            dir.parent().unwrap().parent().unwrap(),
+        ] {
+            assert_eq!(mode(d), 0o755, "umask {umask}: {}", d.display());
+        }
+        for key in ["ca.key", "server.key", "client-c.key"] {
+            assert_eq!(mode(&dir.join(key)), 0o600, "umask {umask}: {key}");
+        }
+        for public in ["ca.crt", "server.crt", "client-c.crt", "mosquitto-tls.conf"] {
+            assert_eq!(mode(&dir.join(public)), 0o644, "umask {umask}: {public}");
+        }
+    }
+    // An existing DIR keeps its own mode.
+    let mine = tmp.path().join("mine");
+    fs::create_dir(&mine).unwrap();
+    fs::set_permissions(&mine, fs::Permissions::from_mode(0o700)).unwrap();
+    certgen(&mine, &[]);
+    assert_eq!(mode(&mine), 0o700);
+}
+
+/// `mqtk pub` over TLS to the broker's port on `host`; returns (exit code, stderr).
+fn mqtk_pub(port: u16, host: &str, tls: &[&str]) -> (Option<i32>, String) {
+    let out = cmd()
+        .args(["pub", "-h", host, "-p", &port.to_string()])
+        .args([
+            "-i",
+            &unique_id("certgen"),
+            "-q",
+            "1",
+            "-t",
+            "certgen/x",
+            "-m",
+            "x",
+        ])
+        .args(tls)
+        .output()
+        .unwrap();
+    status_and_stderr(&out)
+}
+
+/// `--listen ADDR:PORT` is the `listener` line, and the summary's examples use that port;
+/// mosquitto serves TLS there from the file copied into an include_dir, as the README says.
+#[test]
+fn listen_sets_the_listener_address_and_port() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("certs");
+    let port = free_port();
+    let summary = certgen(&dir, &["--listen", &format!("127.0.0.1:{port}")]);
+    let conf = fs::read_to_string(dir.join("mosquitto-tls.conf")).unwrap();
+    assert!(
+        conf.contains(&format!("\nlistener {port} 127.0.0.1\ncafile ")),
+        "{conf}"
+    );
+    assert!(
+        summary.contains(&format!("mosquitto listener on 127.0.0.1:{port}")),
+        "{summary}"
+    );
+    let cafile = path_str(&dir, "ca.crt");
+    assert!(
+        summary.contains(&format!(
+            "mqtk pub -h 127.0.0.1 -p {port} --cafile {cafile} "
+        )),
+        "{summary}"
+    );
+
+    let conf_d = tmp.path().join("conf.d");
+    fs::create_dir(&conf_d).unwrap();
+    fs::copy(
+        dir.join("mosquitto-tls.conf"),
+        conf_d.join("mosquitto-tls.conf"),
+    )
+    .unwrap();
+    let _broker = Broker::start(
+        BrokerConfig::plain().global_line(format!("include_dir {}", conf_d.display())),
+    );
+    let (code, err) = mqtk_pub(port, "127.0.0.1", &["--cafile", &cafile]);
+    assert_eq!(code, Some(0), "{err}");
+
+    // Clients added later keep the listener; for a mutual-TLS DIR that needs no --force.
+    let mutual = tmp.path().join("mutual");
+    certgen(&mutual, &["--listen", "[::1]:9883", "--client", "a"]);
+    let before = fs::read_to_string(mutual.join("mosquitto-tls.conf")).unwrap();
+    assert!(before.contains("\nlistener 9883 ::1\n"), "{before}");
+    let summary = certgen(&mutual, &["--client", "b"]);
+    assert!(summary.contains("listener on [::1]:9883"), "{summary}");
+    assert_eq!(
+        fs::read_to_string(mutual.join("mosquitto-tls.conf")).unwrap(),
+        before
+    );
+
+    // The default: every interface, port 8883.
+    let other = tmp.path().join("default");
+    let summary = certgen(&other, &[]);
+    let conf = fs::read_to_string(other.join("mosquitto-tls.conf")).unwrap();
+    assert!(conf.contains("\nlistener 8883\n"), "{conf}");
+    assert!(
+        summary.contains("mosquitto listener on port 8883 (every interface)"),
+        "{summary}"
+    );
+}
+
+/// The CA's subject line in a summary.
+fn ca_subject(summary: &str) -> String {
+    let line = summary
+        .lines()
+        .find(|l| {
+            l.trim_start().starts_with("subject  CN=mqtk CA") || l.contains("subject  CN=same")
+        })
+        .unwrap_or_else(|| panic!("no CA subject in:\n{summary}"));
+    line.trim_start()
+        .trim_start_matches("subject  ")
+        .to_string()
+}
+
+/// Two CAs made on one host have different subjects, so a client given the wrong one hears
+/// "unknown issuer" (exit 3); with one subject for both (--ca-cn twice) it would be "bad
+/// signature".
+#[test]
+fn every_ca_has_its_own_subject() {
+    let one = tempfile::tempdir().unwrap();
+    let two = tempfile::tempdir().unwrap();
+    let (s1, s2) = (certgen(one.path(), &[]), certgen(two.path(), &[]));
+    let (cn1, cn2) = (ca_subject(&s1), ca_subject(&s2));
+    assert_ne!(cn1, cn2);
+    let tag = cn1.rsplit_once(' ').unwrap().1;
+    assert!(
+        tag.len() == 8 && tag.chars().all(|c| c.is_ascii_hexdigit()),
+        "{cn1}"
+    );
+    let issuer = openssl(&["x509", "-noout", "-subject", "-in", "ca.crt"], one.path());
+    assert_eq!(
+        issuer.trim(),
+        format!("subject={}", cn1.replace("CN=", "CN = "))
+    );
+
+    let broker = Broker::start(
+        BrokerConfig::plain().listener_from_file(one.path().join("mosquitto-tls.conf")),
+    );
+    let right = path_str(one.path(), "ca.crt");
+    let (code, err) = mqtk_pub(broker.port, "localhost", &["--cafile", &right]);
+    assert_eq!(code, Some(0), "{err}");
+    let wrong = path_str(two.path(), "ca.crt");
+    let (code, err) = mqtk_pub(broker.port, "localhost", &["--cafile", &wrong]);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("(unknown issuer)"), "{err}");
+
+    // The contrast: two CAs with one subject.
+    let three = tempfile::tempdir().unwrap();
+    let four = tempfile::tempdir().unwrap();
+    certgen(three.path(), &["--ca-cn", "same"]);
+    certgen(four.path(), &["--ca-cn", "same"]);
+    let broker = Broker::start(
+        BrokerConfig::plain().listener_from_file(three.path().join("mosquitto-tls.conf")),
+    );
+    let twin = path_str(four.path(), "ca.crt");
+    let (code, err) = mqtk_pub(broker.port, "localhost", &["--cafile", &twin]);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("(bad signature)"), "{err}");
+}
+
+/// What the "Next:" steps promise about credentials holds on a mosquitto 2 broker with its
+/// default `allow_anonymous false`: without client certificates a TLS client still needs a
+/// user from the password file; with them, the certificate alone logs in.
+#[test]
+fn next_steps_say_what_the_broker_still_needs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server_only = tmp.path().join("server-only");
+    let summary = certgen(&server_only, &[]);
+    assert!(
+        summary.contains("3. mosquitto 2 lets no client in without credentials")
+            && summary.contains("password_file /etc/mosquitto/passwd")
+            && summary.contains("-u USER -P")
+            && summary.contains("`allow_anonymous true`"),
+        "{summary}"
+    );
+    let pwfile = tmp.path().join("passwd");
+    add_user(&pwfile, "sensor", "sensor-pw");
+    let broker = Broker::start(
+        BrokerConfig::password(&pwfile).listener_from_file(server_only.join("mosquitto-tls.conf")),
+    );
+    let cafile = path_str(&server_only, "ca.crt");
+    let (code, err) = mqtk_pub(broker.port, "localhost", &["--cafile", &cafile]);
+    assert_eq!(code, Some(4), "anonymous over TLS: {err}");
+    let login = ["--cafile", &cafile, "-u", "sensor", "-P", "sensor-pw"];
+    let (code, err) = mqtk_pub(broker.port, "localhost", &login);
+    assert_eq!(code, Some(0), "{err}");
+    drop(broker);
+
+    let mutual = tmp.path().join("mutual");
+    let summary = certgen(&mutual, &["--client", "sensor"]);
+    assert!(
+        summary.contains("3. Clients log in with their certificate")
+            && !summary.contains("allow_anonymous"),
+        "{summary}"
+    );
+    let broker = Broker::start(
+        BrokerConfig::default().listener_from_file(mutual.join("mosquitto-tls.conf")),
+    );
+    let tls = [
+        "--cafile".to_string(),
+        path_str(&mutual, "ca.crt"),
+        "--cert".to_string(),
+        path_str(&mutual, "client-sensor.crt"),
+        "--key".to_string(),
+        path_str(&mutual, "client-sensor.key"),
+    ];
+    let tls: Vec<&str> = tls.iter().map(String::as_str).collect();
+    let (code, err) = mqtk_pub(broker.port, "localhost", &tls);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(broker.log().contains("u'sensor'"), "{}", broker.log());
 }

@@ -2,9 +2,10 @@
 //! files mosquitto_passwd wrote, and every bad input leaving the file's bytes as they were.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
@@ -214,7 +215,13 @@ fn password_prompt_reads_two_lines_from_a_pipe() {
     assert!(!file.exists(), "nothing written on a mismatch");
     let err = fails(passwd(&["-c", s(&file), "u"]).write_stdin("\n\n"), 2);
     assert!(err.contains("empty password"), "{err}");
-    fails(passwd(&["-c", s(&file), "u"]).write_stdin(""), 2);
+    let err = fails(passwd(&["-c", s(&file), "u"]).write_stdin(""), 2);
+    assert!(err.contains("no password on stdin"), "{err}");
+    let err = fails(passwd(&["-c", s(&file), "u"]).write_stdin("pw\n"), 2);
+    assert!(
+        err.contains("stdin ended before the password was repeated"),
+        "{err}"
+    );
     assert_eq!(names_in(dir.path()), Vec::<String>::new());
 
     passwd(&["-c", "-I", "1000", s(&file), "u"])
@@ -351,6 +358,16 @@ fn bad_input_exits_non_zero_and_leaves_the_file_alone() {
         (vec!["-b", f, "", "pw"], 2, "empty"),
         (vec!["-b", f, "a:b", "pw"], 2, "':'"),
         (vec!["-b", f, "a\tb", "pw"], 2, "control"),
+        (vec!["-b", f, "#bob", "pw"], 2, "start with '#'"),
+        (vec!["-b", f, " alice", "pw"], 2, "space"),
+        (vec!["-b", f, "alice ", "pw"], 2, "space"),
+        (vec!["-D", f, " alice"], 2, "space"),
+        (vec!["--verify", f, "#bob", "pw"], 2, "start with '#'"),
+        (
+            vec!["-I", "10000001", "-b", f, "alice", "pw"],
+            2,
+            "10000000",
+        ),
         (vec!["-b", f, "a\u{7f}", "pw"], 2, "control"),
         (vec!["-D", f, "a\nb"], 2, "control"),
         (vec!["-b", f, &long, "pw"], 2, "65536"),
@@ -433,4 +450,269 @@ fn a_corrupt_line_is_named_and_nothing_is_written() {
         "{err}"
     );
     assert_eq!(names_in(dir.path()), ["passwd"]);
+}
+
+/// Twenty `passwd -b` runs at once on one file: each one's read-change-rename happens under
+/// the directory lock, so none overwrites another's user.
+#[test]
+fn concurrent_edits_keep_every_user() {
+    let (dir, file) = dir_and_file();
+    passwd(&["-c", "-b", "-I", "1000", s(&file), "base", "pw"])
+        .assert()
+        .success();
+    let children: Vec<_> = (1..=20)
+        .map(|i| {
+            crate::support::std_cmd()
+                .args(["passwd", "-I", "1000", "-b", s(&file)])
+                .args([format!("user{i}"), format!("pw{i}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = fs::read_to_string(&file).unwrap();
+    let mut users: Vec<&str> = text.lines().map(|l| l.split(':').next().unwrap()).collect();
+    users.sort();
+    let mut want: Vec<String> = (1..=20).map(|i| format!("user{i}")).collect();
+    want.push("base".into());
+    want.sort();
+    assert_eq!(users, want, "{text}");
+    passwd(&["--verify", s(&file), "user17", "pw17"])
+        .assert()
+        .success();
+    assert_eq!(
+        names_in(dir.path()),
+        ["passwd"],
+        "no temp or lock file left"
+    );
+}
+
+/// Holds the lock `mqtk passwd` takes (an flock on the file's directory), as `flock DIR` would.
+fn hold_lock(dir: &Path) -> fs::File {
+    let handle = fs::File::open(dir).unwrap();
+    rustix::fs::flock(
+        &handle,
+        rustix::fs::FlockOperation::NonBlockingLockExclusive,
+    )
+    .unwrap();
+    handle
+}
+
+#[test]
+fn an_edit_waits_for_the_lock_then_gives_up_after_10_s() {
+    let (dir, file) = dir_and_file();
+    fs::write(&file, FILE).unwrap();
+
+    // Released after a second: the edit waits, then goes ahead.
+    let held = hold_lock(dir.path());
+    let mut waiting = crate::support::std_cmd()
+        .args(["passwd", "-I", "1000", "-b", s(&file), "carol", "pw"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(waiting.try_wait().unwrap().is_none(), "did not wait");
+    assert_eq!(fs::read_to_string(&file).unwrap(), FILE);
+    drop(held);
+    assert!(waiting.wait().unwrap().success());
+    passwd(&["--verify", s(&file), "carol", "pw"])
+        .assert()
+        .success();
+    let before = fs::read_to_string(&file).unwrap();
+
+    // Held for good: exit 1 after the bound, naming the directory; nothing written.
+    let _held = hold_lock(dir.path());
+    let start = Instant::now();
+    let err = fails(
+        passwd(&["-I", "1000", s(&file), "dave"]).write_stdin("pw\npw\n"),
+        1,
+    );
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_secs(10) && waited < Duration::from_secs(30),
+        "{waited:?}"
+    );
+    assert!(
+        err.starts_with("mqtk passwd: error: another program kept ")
+            && err.contains(s(dir.path()))
+            && err.contains("locked for 10 s; nothing was written"),
+        "{err}"
+    );
+    assert_eq!(fs::read_to_string(&file).unwrap(), before);
+    // Reading needs no lock.
+    passwd(&["--verify", s(&file), "carol", "pw"])
+        .assert()
+        .success();
+    assert_eq!(names_in(dir.path()), ["passwd"]);
+}
+
+/// mosquitto skips lines starting with `#` and trims blanks around names: such names are
+/// refused, and with duplicates `--verify` checks the entry the broker uses.
+#[test]
+fn names_the_broker_would_read_differently_are_refused() {
+    let (dir, file) = dir_and_file();
+    passwd(&["-c", "-b", "-I", "1000", s(&file), "alice", "old"])
+        .assert()
+        .success();
+    let before = fs::read_to_string(&file).unwrap();
+    for name in ["#bob", " alice", "alice ", "  "] {
+        for args in [
+            vec!["-b", s(&file), name, "new"],
+            vec!["-D", s(&file), name],
+            vec!["--verify", s(&file), name, "old"],
+        ] {
+            let err = fails(&mut passwd(&args), 2);
+            assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+            assert!(
+                err.starts_with("mqtk passwd: error: user name must not"),
+                "{err}"
+            );
+            assert_eq!(fs::read_to_string(&file).unwrap(), before, "{args:?}");
+        }
+        let err = fails(passwd(&[s(&file), name]).write_stdin("new\nnew\n"), 2);
+        assert!(err.contains("user name must not"), "{err}");
+    }
+    assert_eq!(fs::read_to_string(&file).unwrap(), before);
+
+    // A hand-edited file with a second, padded entry for alice: the broker uses the later
+    // one, and so does --verify.
+    let other = dir.path().join("other");
+    passwd(&["-c", "-b", "-I", "1000", s(&other), "alice", "new"])
+        .assert()
+        .success();
+    let padded = format!(
+        " {}",
+        fs::read_to_string(&other).unwrap().replace(':', " :")
+    );
+    fs::write(&file, format!("{before}{padded}")).unwrap();
+    let broker = Broker::start(BrokerConfig::password(&file));
+    assert!(login(&broker, "alice", Some("new")));
+    assert!(!login(&broker, "alice", Some("old")));
+    passwd(&["--verify", s(&file), "alice", "new"])
+        .assert()
+        .success();
+    passwd(&["--verify", s(&file), "alice", "old"])
+        .assert()
+        .code(1);
+}
+
+/// Entries asking for absurd work are corrupt lines (exit 1, named), found before any hashing:
+/// nothing runs for hours or aborts on a 4 TiB allocation.
+#[test]
+fn absurd_hash_costs_are_refused_before_any_hashing() {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+    let (dir, file) = dir_and_file();
+    let (s12, h64) = (STANDARD.encode([b's'; 12]), STANDARD.encode([b'h'; 64]));
+    let (s16, h32) = (
+        STANDARD_NO_PAD.encode([b's'; 16]),
+        STANDARD_NO_PAD.encode([b'h'; 32]),
+    );
+    let lines = [
+        format!("alice:$argon2id$v=19$m=4294967295,t=1,p=1${s16}${h32}"),
+        format!("alice:$argon2id$v=19$m=47104,t=4294967295,p=1${s16}${h32}"),
+        format!("alice:$argon2id$v=19$m=1048576,t=1,p=65${s16}${h32}"),
+        format!("alice:$7$4294967295${s12}${h64}"),
+        format!("alice:$7$10000001${s12}${h64}"),
+    ];
+    for line in lines {
+        let text = format!("# costly\nalice2:plain\n{line}\n");
+        fs::write(&file, &text).unwrap();
+        for args in [
+            vec!["--verify", s(&file), "alice", "x"],
+            vec!["-U", s(&file)],
+            vec!["-b", s(&file), "bob", "pw"],
+            vec!["-D", s(&file), "alice"],
+        ] {
+            let start = Instant::now();
+            let err = fails(passwd(&args).timeout(Duration::from_secs(20)), 1);
+            assert!(start.elapsed() < Duration::from_secs(5), "{args:?} {line}");
+            assert!(
+                err.contains(&format!(
+                    "mqtk passwd: error: {}: corrupt line 3: user 'alice': ",
+                    s(&file)
+                )) && err.contains("the most mqtk will"),
+                "{args:?}: {err}"
+            );
+            assert_eq!(fs::read_to_string(&file).unwrap(), text, "{args:?}");
+        }
+    }
+    // The bounds themselves are accepted (and -I writes up to the same bound).
+    fs::write(
+        &file,
+        format!("alice:$argon2id$v=19$m=8,t=100,p=1${s16}${h32}\n"),
+    )
+    .unwrap();
+    let err = fails(&mut passwd(&["--verify", s(&file), "alice", "x"]), 1);
+    assert!(err.contains("wrong password"), "{err}");
+    assert_eq!(names_in(dir.path()), ["passwd"]);
+}
+
+/// A FIFO is refused at once (reading it would block), as are devices and directories; a
+/// file with several hard links is refused for edits (the rename would split the names).
+#[test]
+fn fifos_devices_and_hard_linked_files_are_refused() {
+    let (dir, file) = dir_and_file();
+    let fifo = dir.path().join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    for args in [
+        vec!["-b", s(&fifo), "a", "pw"],
+        vec!["-c", "-b", s(&fifo), "a", "pw"],
+        vec!["-D", s(&fifo), "a"],
+        vec!["-U", s(&fifo)],
+        vec!["--verify", s(&fifo), "a", "pw"],
+    ] {
+        let err = fails(passwd(&args).timeout(Duration::from_secs(10)), 2);
+        assert!(
+            err.contains("is a FIFO, not a password file"),
+            "{args:?}: {err}"
+        );
+        assert!(fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    }
+    let err = fails(&mut passwd(&["-c", "-b", "/dev/null", "a", "pw"]), 2);
+    assert!(err.contains("/dev/null is a device"), "{err}");
+    assert!(
+        fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+    let err = fails(&mut passwd(&["-c", "-b", s(dir.path()), "a", "pw"]), 2);
+    assert!(err.contains("is a directory"), "{err}");
+
+    fs::write(&file, FILE).unwrap();
+    let link = dir.path().join("link");
+    fs::hard_link(&file, &link).unwrap();
+    for args in [
+        vec!["-b", s(&link), "a", "pw"],
+        vec!["-c", "-b", s(&file), "a", "pw"],
+        vec!["-D", s(&file), "alice"],
+        vec!["-U", s(&file)],
+    ] {
+        let err = fails(&mut passwd(&args), 2);
+        assert!(
+            err.contains("has 2 hard links") && err.contains("nothing was written"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(fs::read_to_string(&file).unwrap(), FILE);
+        assert_eq!(fs::metadata(&file).unwrap().nlink(), 2);
+    }
+    // Reading through either name is fine; with one name left, edits work again.
+    passwd(&["--verify", s(&link), "alice", "sensorpw"])
+        .assert()
+        .success();
+    fs::remove_file(&link).unwrap();
+    passwd(&["-b", "-I", "1000", s(&file), "a", "pw"])
+        .assert()
+        .success();
 }

@@ -3,10 +3,15 @@
 //!
 //! Every usage error (bad days, host or client name, a CA pair that does not match, a file that
 //! would be overwritten, an unwritable directory) is found before the first byte is written.
+//! The files are then written all or none: each to a temp file in DIR, and only when every one
+//! is written and synced are they renamed into place (`tests/certgen.rs`:
+//! a_failed_write_leaves_nothing_behind).
 
 use std::collections::BTreeSet;
-use std::fs::{self, OpenOptions};
+use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
 use std::io::{self, Write};
+use std::net::IpAddr;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -18,11 +23,26 @@ use crate::exit;
 use crate::pki::{self, Ca, Host, KeyType, Validity};
 
 const CONF: &str = "mosquitto-tls.conf";
+/// mosquitto's conventional MQTT-over-TLS port.
+const DEFAULT_PORT: u16 = 8883;
 
 pub fn run(args: CertgenArgs) -> anyhow::Result<()> {
     let plan = Plan::from_args(args)?;
-    let made = plan.make()?;
-    plan.write(&made)?;
+    // The last check: creating DIR. Bad input never leaves an empty directory behind, and a
+    // failed write removes the directories this run created.
+    let created = plan.create_dir()?;
+    let made = plan
+        .make()
+        .and_then(|made| plan.write(&made).map(|()| made));
+    let made = match made {
+        Ok(made) => made,
+        Err(e) => {
+            for dir in created.iter().rev() {
+                let _ = fs::remove_dir(dir);
+            }
+            return Err(e);
+        }
+    };
     print_summary(&plan, &made).context("cannot print the summary")
 }
 
@@ -53,7 +73,66 @@ struct Plan {
     example_host: String,
     /// The client whose certificate the printed examples use, when `mutual`.
     example_client: Option<String>,
+    listen: Listen,
     conf: String,
+}
+
+/// `--listen [ADDR:]PORT`: mosquitto's `listener PORT [ADDR]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Listen {
+    port: u16,
+    /// None: every interface.
+    addr: Option<String>,
+}
+
+impl Listen {
+    fn parse(s: &str) -> Result<Listen, String> {
+        let port_of = |p: &str| match p.parse::<u16>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!("{p:?} is not a port (1 to 65535)")),
+        };
+        let Some((addr, port)) = s.rsplit_once(':') else {
+            return Ok(Listen {
+                port: port_of(s)?,
+                addr: None,
+            });
+        };
+        let port = port_of(port)?;
+        let addr = if let Some(v6) = addr.strip_prefix('[').and_then(|a| a.strip_suffix(']')) {
+            v6.parse::<std::net::Ipv6Addr>()
+                .map_err(|_| format!("{v6:?} is not an IPv6 address"))?
+                .to_string()
+        } else if addr.contains(':') {
+            return Err(format!("put an IPv6 address in brackets: [{addr}]:{port}"));
+        } else if let Ok(ip) = addr.parse::<IpAddr>() {
+            ip.to_string()
+        } else {
+            match Host::parse(addr)? {
+                Host::Dns(name) if !name.starts_with('*') => name,
+                _ => return Err(format!("{addr:?} is not an address or host name")),
+            }
+        };
+        Ok(Listen {
+            port,
+            addr: Some(addr),
+        })
+    }
+
+    /// The `listener` line of mosquitto.conf.
+    fn line(&self) -> String {
+        match &self.addr {
+            Some(a) => format!("listener {} {a}", self.port),
+            None => format!("listener {}", self.port),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match &self.addr {
+            Some(a) if a.contains(':') => format!("[{a}]:{}", self.port),
+            Some(a) => format!("{a}:{}", self.port),
+            None => format!("port {} (every interface)", self.port),
+        }
+    }
 }
 
 /// The certificates made by `Plan::make`, in the order they are written and listed.
@@ -96,17 +175,32 @@ impl Plan {
                 clients.push(c.clone());
             }
         }
-        if let Some(cn) = &args.ca_cn
-            && cn.chars().count() > 64
-        {
-            return Err(exit::usage("--ca-cn: a common name has at most 64 characters").into());
+        if let Some(cn) = &args.ca_cn {
+            if cn.chars().count() > 64 {
+                return Err(exit::usage("--ca-cn: a common name has at most 64 characters").into());
+            }
+            if cn.chars().any(char::is_control) {
+                return Err(
+                    exit::usage(format!("--ca-cn: {cn:?} contains a control character")).into(),
+                );
+            }
         }
+        let listen = match &args.listen {
+            Some(l) => Some(Listen::parse(l).map_err(|e| exit::usage(format!("--listen: {e}")))?),
+            None => None,
+        };
 
         let dir = std::path::absolute(&args.out)
             .map_err(|e| exit::usage(format!("invalid --out {} ({e})", args.out.display())))?;
         if dir.exists() && !dir.is_dir() {
             return Err(exit::usage(format!("{} is not a directory", dir.display())).into());
         }
+
+        // Without --listen, a later run (one more client) keeps the listener DIR already has.
+        let listen = listen.or_else(|| existing_listen(&dir)).unwrap_or(Listen {
+            port: DEFAULT_PORT,
+            addr: None,
+        });
 
         let ca = choose_ca(&args, &dir, hostname.as_deref())?;
         let reusing = !matches!(ca, CaSource::New { .. });
@@ -126,15 +220,22 @@ impl Plan {
         let earlier_clients = existing_clients(&dir);
         let mutual = !clients.is_empty() || !earlier_clients.is_empty();
         let example_client = clients.first().or(earlier_clients.first()).cloned();
-        let example_host = match &server {
-            Some(hosts) => hosts[0].as_client_arg(),
-            None => existing_server_host(&dir).unwrap_or_else(|| "localhost".into()),
+        let names = match &server {
+            Some(hosts) => hosts.iter().map(Host::as_client_arg).collect(),
+            None => existing_server_names(&dir),
         };
+        // The examples connect to the listener's own address when the certificate names it.
+        let example_host = listen
+            .addr
+            .clone()
+            .filter(|a| names.contains(a))
+            .or_else(|| names.first().cloned())
+            .unwrap_or_else(|| "localhost".into());
         let cafile = match &ca {
             CaSource::External { cert, .. } => cert.clone(),
             _ => dir.join("ca.crt"),
         };
-        let conf = listener_conf(&dir, &cafile, mutual);
+        let conf = listener_conf(&dir, &cafile, mutual, &listen);
 
         let plan = Plan {
             dir,
@@ -148,10 +249,10 @@ impl Plan {
             force: args.force,
             example_host,
             example_client,
+            listen,
             conf,
         };
         plan.check_targets()?;
-        plan.check_writable()?;
         Ok(plan)
     }
 
@@ -175,6 +276,18 @@ impl Plan {
     /// Without --force, no existing file may be replaced (an identical mosquitto-tls.conf is
     /// not a change, so adding a client to a mutual-TLS directory needs no --force).
     fn check_targets(&self) -> anyhow::Result<()> {
+        // Not even --force replaces a directory (or makes one the DIR of a file).
+        if let Some(name) = self
+            .targets()
+            .into_iter()
+            .find(|name| self.dir.join(name).is_dir())
+        {
+            return Err(exit::usage(format!(
+                "{} is a directory; nothing was written",
+                self.dir.join(name).display()
+            ))
+            .into());
+        }
         if self.force {
             return Ok(());
         }
@@ -204,22 +317,45 @@ impl Plan {
         .into())
     }
 
-    /// Creates DIR when missing and proves a file can be created in it. This is the last check,
-    /// so bad input never leaves an empty directory behind.
-    fn check_writable(&self) -> anyhow::Result<()> {
-        let unwritable =
-            |e: io::Error| exit::usage(format!("cannot write to {} ({e})", self.dir.display()));
-        fs::create_dir_all(&self.dir).map_err(unwritable)?;
-        let probe = self
-            .dir
-            .join(format!(".mqtk-certgen-{}", std::process::id()));
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&probe)
-            .map_err(unwritable)?;
-        fs::remove_file(&probe).map_err(unwritable)?;
-        Ok(())
+    /// Creates DIR (and missing parents) mode 0755 whatever the umask — the keys in it are 0600
+    /// on their own, and mosquitto's user must be able to reach server.crt — and proves a file
+    /// can be created in it. Returns the directories it created, outermost first.
+    fn create_dir(&self) -> anyhow::Result<Vec<PathBuf>> {
+        let mut missing = Vec::new();
+        let mut d = self.dir.as_path();
+        while fs::symlink_metadata(d).is_err() {
+            missing.push(d.to_path_buf());
+            match d.parent() {
+                Some(p) => d = p,
+                None => break,
+            }
+        }
+        missing.reverse();
+        let mut created = Vec::new();
+        let result = (|| -> io::Result<()> {
+            for d in &missing {
+                DirBuilder::new().mode(0o755).create(d)?;
+                created.push(d.clone());
+                fs::set_permissions(d, Permissions::from_mode(0o755))?;
+            }
+            let probe = self
+                .dir
+                .join(format!(".mqtk-certgen-{}", std::process::id()));
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&probe)?;
+            fs::remove_file(&probe)
+        })();
+        if let Err(e) = result {
+            for d in created.iter().rev() {
+                let _ = fs::remove_dir(d);
+            }
+            return Err(
+                exit::usage(format!("cannot write to {} ({e})", self.dir.display())).into(),
+            );
+        }
+        Ok(created)
     }
 
     fn make(&self) -> anyhow::Result<Made> {
@@ -263,16 +399,24 @@ impl Plan {
         Ok(Made { files })
     }
 
+    /// All the files, or none: see [`stage`] and [`commit`].
     fn write(&self, made: &Made) -> anyhow::Result<()> {
-        for f in &made.files {
-            let path = self.dir.join(&f.name);
-            if f.kind == Kind::Conf && fs::read(&path).is_ok_and(|b| b == f.bytes) {
-                continue;
-            }
-            write_file(&path, &f.bytes, f.kind, self.force)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-        }
-        Ok(())
+        let files: Vec<&Output> = made
+            .files
+            .iter()
+            .filter(|f| {
+                !(f.kind == Kind::Conf
+                    && fs::read(self.dir.join(&f.name)).is_ok_and(|b| b == f.bytes))
+            })
+            .collect();
+        let mut nonce = [0u8; 6];
+        getrandom::fill(&mut nonce).context("cannot get random bytes")?;
+        let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+        let staged = stage(&self.dir, &files, &nonce)?;
+        commit(&staged, &nonce)?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("cannot sync the directory {}", self.dir.display()))
     }
 
     fn path(&self, name: &str) -> String {
@@ -354,13 +498,30 @@ fn choose_ca(args: &CertgenArgs, dir: &Path, hostname: Option<&str>) -> anyhow::
             )
         }
         _ => {
-            let common_name = args.ca_cn.clone().unwrap_or_else(|| match hostname {
-                Some(h) if !h.is_empty() && h.len() <= 50 => format!("mqtk CA {h}"),
-                _ => "mqtk CA".into(),
-            });
+            let common_name = match &args.ca_cn {
+                Some(cn) => cn.clone(),
+                None => default_ca_name(hostname)?,
+            };
             Ok(CaSource::New { common_name })
         }
     }
+}
+
+/// `mqtk CA <host> <8 hex digits>`: the random part gives every CA its own subject. Two CAs
+/// with one subject make a client given the wrong one report a bad signature (the issuer
+/// name matched, the key did not) instead of an unknown issuer
+/// (`tests/certgen.rs`: every_ca_has_its_own_subject).
+fn default_ca_name(hostname: Option<&str>) -> anyhow::Result<String> {
+    let mut tag = [0u8; 4];
+    getrandom::fill(&mut tag).context("cannot get random bytes")?;
+    let tag: String = tag.iter().map(|b| format!("{b:02x}")).collect();
+    // At most 64 characters in all: "mqtk CA " + host + " " + tag.
+    Ok(match hostname {
+        Some(h) if !h.is_empty() && h.len() <= 47 && h.chars().all(|c| c.is_ascii_graphic()) => {
+            format!("mqtk CA {h} {tag}")
+        }
+        _ => format!("mqtk CA {tag}"),
+    })
 }
 
 /// NAMEs of the client-NAME.crt files already in DIR, sorted.
@@ -375,19 +536,40 @@ fn existing_clients(dir: &Path) -> Vec<String> {
     names.into_iter().collect()
 }
 
-/// The first name in DIR's existing server certificate, for the printed examples.
-fn existing_server_host(dir: &Path) -> Option<String> {
-    let pem = fs::read_to_string(dir.join("server.crt")).ok()?;
-    let der = x509_parser::pem::parse_x509_pem(pem.as_bytes())
-        .ok()?
-        .1
-        .contents;
-    let first = pki::describe(&der).ok()?.sans.into_iter().next()?;
-    first.split_once(':').map(|(_, v)| v.to_string())
+/// The names in DIR's existing server certificate, for the printed examples.
+fn existing_server_names(dir: &Path) -> Vec<String> {
+    let names = || -> Option<Vec<String>> {
+        let pem = fs::read_to_string(dir.join("server.crt")).ok()?;
+        let der = x509_parser::pem::parse_x509_pem(pem.as_bytes())
+            .ok()?
+            .1
+            .contents;
+        let sans = pki::describe(&der).ok()?.sans;
+        Some(
+            sans.iter()
+                .filter_map(|san| Some(san.split_once(':')?.1.to_string()))
+                .collect(),
+        )
+    };
+    names().unwrap_or_default()
+}
+
+/// The `listener PORT [ADDR]` line of DIR's mosquitto-tls.conf, if it has one.
+fn existing_listen(dir: &Path) -> Option<Listen> {
+    let conf = fs::read_to_string(dir.join(CONF)).ok()?;
+    let line = conf.lines().find_map(|l| l.strip_prefix("listener "))?;
+    let mut words = line.split_whitespace();
+    let port = words.next()?;
+    let spec = match words.next() {
+        Some(addr) if addr.contains(':') => format!("[{addr}]:{port}"),
+        Some(addr) => format!("{addr}:{port}"),
+        None => port.to_string(),
+    };
+    Listen::parse(&spec).ok()
 }
 
 /// The listener block, with absolute paths so it works wherever it is included from.
-fn listener_conf(dir: &Path, cafile: &Path, mutual: bool) -> String {
+fn listener_conf(dir: &Path, cafile: &Path, mutual: bool, listen: &Listen) -> String {
     let key = dir.join("server.key");
     let mut c = String::new();
     c.push_str(
@@ -402,7 +584,8 @@ fn listener_conf(dir: &Path, cafile: &Path, mutual: bool) -> String {
     );
     c.push_str(&format!("#   sudo chown mosquitto: {}\n", key.display()));
     c.push_str("#\n");
-    c.push_str("listener 8883\n");
+    c.push_str(&listen.line());
+    c.push('\n');
     c.push_str(&format!("cafile {}\n", cafile.display()));
     c.push_str(&format!("certfile {}\n", dir.join("server.crt").display()));
     c.push_str(&format!("keyfile {}\n", key.display()));
@@ -440,43 +623,104 @@ fn key_output(name: &str, pem: &str) -> Output {
     }
 }
 
-/// Keys are created with mode 0600 from the start (never written first and restricted after);
-/// certificates and the config are 0644. Replacing goes through a temp file in the same
-/// directory, created the same way, and a rename.
-fn write_file(path: &Path, bytes: &[u8], kind: Kind, replace: bool) -> io::Result<()> {
-    let target_exists = fs::symlink_metadata(path).is_ok();
-    let fresh = if replace && target_exists {
-        let name = path.file_name().unwrap_or_default().to_string_lossy();
-        path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
-    } else {
-        path.to_path_buf()
+/// A file written to its temp name, not yet renamed into place.
+struct Staged {
+    tmp: PathBuf,
+    target: PathBuf,
+}
+
+fn temp_name(target: &Path, nonce: &str, ext: &str) -> PathBuf {
+    let name = target.file_name().unwrap_or_default().to_string_lossy();
+    target.with_file_name(format!(".{name}.mqtk-{nonce}.{ext}"))
+}
+
+/// Writes every file to a temp file beside its target and syncs it. Keys are created 0600
+/// (never written first and restricted after), certificates and the config 0644, whatever the
+/// umask. On any failure the temp files written so far are removed and nothing else changed.
+fn stage(dir: &Path, files: &[&Output], nonce: &str) -> anyhow::Result<Vec<Staged>> {
+    let mut staged: Vec<Staged> = Vec::new();
+    for f in files {
+        let target = dir.join(&f.name);
+        let tmp = temp_name(&target, nonce, "tmp");
+        let mode = if f.kind == Kind::Key { 0o600 } else { 0o644 };
+        let written = (|| -> io::Result<()> {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(mode)
+                .open(&tmp)?;
+            file.set_permissions(Permissions::from_mode(mode))?;
+            file.write_all(&f.bytes)?;
+            file.sync_all()
+        })();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            for s in &staged {
+                let _ = fs::remove_file(&s.tmp);
+            }
+            return Err(write_error("cannot write", &target, &e));
+        }
+        staged.push(Staged { tmp, target });
+    }
+    Ok(staged)
+}
+
+/// Exit 1, one line: `cannot write DIR/server.crt (No space left on device (os error 28));
+/// nothing was written`.
+fn write_error(what: &str, path: &Path, e: &io::Error) -> anyhow::Error {
+    exit::Failure::new(
+        exit::ExitStatus::Failure,
+        format!("{what} {} ({e}); nothing was written", path.display()),
+    )
+    .into()
+}
+
+/// Renames the staged files into place. Files being replaced (--force) are first kept under a
+/// backup name, so that when a rename fails halfway the ones already renamed are put back: the
+/// directory ends as it was, or with every new file.
+fn commit(staged: &[Staged], nonce: &str) -> anyhow::Result<()> {
+    // Removes the temp files and backups from `from` on; earlier backups were renamed back.
+    let discard = |from: usize, backups: &[Option<PathBuf>]| {
+        for s in &staged[from..] {
+            let _ = fs::remove_file(&s.tmp);
+        }
+        for b in backups.iter().skip(from).flatten() {
+            let _ = fs::remove_file(b);
+        }
     };
-    let mut opts = OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(if kind == Kind::Key { 0o600 } else { 0o644 });
-    }
-    let mut file = opts.open(&fresh)?;
-    let result = (|| {
-        #[cfg(unix)]
-        if kind != Kind::Key {
-            // Public files: 0644 whatever the umask, so mosquitto's user can read them.
-            use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(fs::Permissions::from_mode(0o644))?;
+    let mut backups: Vec<Option<PathBuf>> = Vec::new();
+    for s in staged {
+        if fs::symlink_metadata(&s.target).is_err() {
+            backups.push(None);
+            continue;
         }
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        if fresh != path {
-            fs::rename(&fresh, path)?;
+        let backup = temp_name(&s.target, nonce, "old");
+        // A hard link costs nothing; a file system without them gets a copy.
+        if let Err(e) =
+            fs::hard_link(&s.target, &backup).or_else(|_| fs::copy(&s.target, &backup).map(drop))
+        {
+            let _ = fs::remove_file(&backup);
+            discard(0, &backups);
+            return Err(write_error("cannot keep a copy of", &s.target, &e));
         }
-        Ok(())
-    })();
-    if result.is_err() && fresh != path {
-        let _ = fs::remove_file(&fresh);
+        backups.push(Some(backup));
     }
-    result
+    for (i, s) in staged.iter().enumerate() {
+        if let Err(e) = fs::rename(&s.tmp, &s.target) {
+            for (done, backup) in staged[..i].iter().zip(&backups).rev() {
+                let _ = match backup {
+                    Some(b) => fs::rename(b, &done.target),
+                    None => fs::remove_file(&done.target),
+                };
+            }
+            discard(i, &backups);
+            return Err(write_error("cannot write", &s.target, &e));
+        }
+    }
+    for b in backups.iter().flatten() {
+        let _ = fs::remove_file(b);
+    }
+    Ok(())
 }
 
 fn print_summary(plan: &Plan, made: &Made) -> io::Result<()> {
@@ -516,10 +760,11 @@ fn print_summary(plan: &Plan, made: &Made) -> io::Result<()> {
             }
             ("server.crt", _) => "server certificate".into(),
             ("server.key", _) => "server private key (0600)".into(),
-            (CONF, _) if plan.mutual => {
-                "mosquitto listener on 8883, client certificates required".into()
-            }
-            (CONF, _) => "mosquitto listener on 8883".into(),
+            (CONF, _) if plan.mutual => format!(
+                "mosquitto listener on {}, client certificates required",
+                plan.listen.describe()
+            ),
+            (CONF, _) => format!("mosquitto listener on {}", plan.listen.describe()),
             (name, Kind::Cert) => format!("client certificate, username {}", client_of(name)),
             (_, _) => "client private key (0600)".into(),
         };
@@ -542,6 +787,7 @@ fn print_summary(plan: &Plan, made: &Made) -> io::Result<()> {
         _ => format!("--cafile {cafile}"),
     };
     let host = &plan.example_host;
+    let port = plan.listen.port;
     writeln!(out)?;
     writeln!(out, "Next:")?;
     writeln!(
@@ -558,11 +804,36 @@ fn print_summary(plan: &Plan, made: &Made) -> io::Result<()> {
         out,
         "     (or run it with `user root`, or as the user who owns the key)."
     )?;
-    writeln!(out, "  3. Restart mosquitto, then try it:")?;
-    writeln!(out, "     mqtk sub -h {host} -p 8883 {tls} -t 'test/#' -v")?;
+    // mosquitto 2 refuses clients without credentials unless told otherwise; a client
+    // certificate under use_identity_as_username is a credential of its own
+    // (`tests/certgen.rs`: next_steps_say_what_the_broker_still_needs).
+    if plan.mutual {
+        writeln!(
+            out,
+            "  3. Clients log in with their certificate: its CN is the user name, no password."
+        )?;
+    } else {
+        writeln!(
+            out,
+            "  3. mosquitto 2 lets no client in without credentials: add users to a password file"
+        )?;
+        writeln!(
+            out,
+            "     (mqtk passwd -c /etc/mosquitto/passwd USER, then `password_file /etc/mosquitto/passwd`"
+        )?;
+        writeln!(
+            out,
+            "     in mosquitto.conf) and give the commands below -u USER -P; or set `allow_anonymous true`."
+        )?;
+    }
+    writeln!(out, "  4. Restart mosquitto, then try it:")?;
     writeln!(
         out,
-        "     mqtk pub -h {host} -p 8883 {tls} -t test/hello -m hello"
+        "     mqtk sub -h {host} -p {port} {tls} -t 'test/#' -v"
+    )?;
+    writeln!(
+        out,
+        "     mqtk pub -h {host} -p {port} {tls} -t test/hello -m hello"
     )?;
     Ok(())
 }
@@ -589,4 +860,136 @@ fn describe(out: &mut impl Write, width: usize, der: &[u8]) -> io::Result<()> {
         .unwrap_or_else(|_| info.not_after.to_string());
     writeln!(out, "{:pad$}expires  {expiry}", "")?;
     writeln!(out, "{:pad$}sha256   {}", "", info.fingerprint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_takes_a_port_and_an_optional_address() {
+        let l = |s: &str| Listen::parse(s).map(|l| l.line());
+        assert_eq!(l("8883").unwrap(), "listener 8883");
+        assert_eq!(l("127.0.0.1:8884").unwrap(), "listener 8884 127.0.0.1");
+        assert_eq!(l("[::1]:8883").unwrap(), "listener 8883 ::1");
+        assert_eq!(l("Broker.LAN:8883").unwrap(), "listener 8883 broker.lan");
+        assert_eq!(l("0.0.0.0:1").unwrap(), "listener 1 0.0.0.0");
+        for bad in [
+            "",
+            "0",
+            "65536",
+            "x",
+            ":8883",
+            "::1:8883",
+            "[::1]",
+            "[x]:1",
+            "a b:1",
+            "*.lan:1",
+            "h:",
+            "1.2.3.4:-1",
+        ] {
+            assert!(Listen::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(
+            Listen::parse("::1:8883")
+                .unwrap_err()
+                .contains("[::1]:8883")
+        );
+        let d = |s: &str| Listen::parse(s).unwrap().describe();
+        assert_eq!(d("8883"), "port 8883 (every interface)");
+        assert_eq!(d("[::1]:9"), "[::1]:9");
+        assert_eq!(d("10.0.0.1:9"), "10.0.0.1:9");
+    }
+
+    #[test]
+    fn default_ca_names_are_unique_and_fit_a_common_name() {
+        let a = default_ca_name(Some("myhost")).unwrap();
+        let b = default_ca_name(Some("myhost")).unwrap();
+        assert_ne!(a, b);
+        let (head, tag) = a.rsplit_once(' ').unwrap();
+        assert_eq!(head, "mqtk CA myhost");
+        assert!(
+            tag.len() == 8 && tag.chars().all(|c| c.is_ascii_hexdigit()),
+            "{a}"
+        );
+        let long = "h".repeat(47);
+        assert_eq!(default_ca_name(Some(&long)).unwrap().len(), 64);
+        for odd in [
+            Some("h".repeat(48)),
+            Some("a\nb".into()),
+            Some(String::new()),
+            None,
+        ] {
+            let n = default_ca_name(odd.as_deref()).unwrap();
+            assert!(n.starts_with("mqtk CA ") && n.len() == 16, "{n:?}");
+        }
+    }
+
+    fn output(name: &str, bytes: &str, kind: Kind) -> Output {
+        Output {
+            name: name.into(),
+            bytes: bytes.as_bytes().to_vec(),
+            kind,
+            der: None,
+        }
+    }
+
+    fn listing(dir: &Path) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let content = fs::read_to_string(e.path()).unwrap_or_else(|_| "<dir>".into());
+                (e.file_name().into_string().unwrap(), content)
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// A rename that fails halfway (here: its temp file vanished) puts back what was already
+    /// replaced and leaves no temp file or backup.
+    #[test]
+    fn a_rename_failing_halfway_restores_the_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        fs::write(dir.join("a.crt"), "old a").unwrap();
+        fs::write(dir.join("b.key"), "old b").unwrap();
+        let before = listing(dir);
+        let files = [
+            output("a.crt", "new a", Kind::Cert),
+            output("new.crt", "new", Kind::Cert),
+            output("b.key", "new b", Kind::Key),
+            output("c.conf", "new c", Kind::Conf),
+        ];
+        let refs: Vec<&Output> = files.iter().collect();
+        let staged = stage(dir, &refs, "n0nce").unwrap();
+        assert_eq!(listing(dir).len(), before.len() + 4, "four temp files");
+        fs::remove_file(&staged[2].tmp).unwrap();
+        let e = commit(&staged, "n0nce").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("b.key (No such file or directory (os error 2)); nothing was written"),
+            "{e}"
+        );
+        assert_eq!(listing(dir), before);
+
+        // A target that cannot be kept aside (a directory): refused before any rename.
+        fs::create_dir(dir.join("c.conf")).unwrap();
+        let before = listing(dir);
+        let staged = stage(dir, &refs, "n0nce").unwrap();
+        let e = commit(&staged, "n0nce").unwrap_err();
+        assert!(e.to_string().contains("cannot keep a copy of"), "{e}");
+        assert_eq!(listing(dir), before);
+
+        // Without obstacles, every file lands, with its mode.
+        fs::remove_dir(dir.join("c.conf")).unwrap();
+        let staged = stage(dir, &refs, "n0nce").unwrap();
+        commit(&staged, "n0nce").unwrap();
+        let names: Vec<String> = listing(dir).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["a.crt", "b.key", "c.conf", "new.crt"]);
+        assert_eq!(fs::read_to_string(dir.join("a.crt")).unwrap(), "new a");
+        let mode = |n: &str| fs::metadata(dir.join(n)).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode("b.key"), mode("a.crt")), (0o600, 0o644));
+    }
 }

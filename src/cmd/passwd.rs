@@ -1,10 +1,11 @@
-//! `mqtk passwd`: argument checks, password prompts and the atomic rewrite around
+//! `mqtk passwd`: argument checks, password prompts, and the locked, atomic rewrite around
 //! `pwfile`, which does the parsing and hashing.
 
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{self, BufRead, IsTerminal, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
@@ -45,73 +46,89 @@ pub fn run(args: PasswdArgs) -> anyhow::Result<()> {
     let scheme = scheme(&args);
     match job(args)? {
         Job::Set {
-            target,
+            target: Target::Stdout,
+            user,
+            password,
+            ..
+        } => {
+            let stored = new_password(scheme, password)?;
+            let mut file = PasswordFile::new();
+            file.set(&user, &stored);
+            write_stdout(&file.render())
+        }
+        Job::Set {
+            target: Target::Path(path),
             create,
             user,
             password,
         } => {
-            let mut file = match (&target, create) {
-                (_, true) => PasswordFile::new(),
-                (Target::Path(p), false) => read(p)?,
-                (Target::Stdout, false) => unreachable!("checked in job()"),
-            };
-            let password = match password {
-                Some(p) => p,
-                None => ask(true)?,
-            };
-            let stored = pwfile::hash(scheme, password.as_bytes())
-                .context("cannot get random bytes for the salt")?;
-            file.set(&user, &stored);
-            match target {
-                Target::Stdout => write_stdout(&file.render()),
-                Target::Path(p) => write_atomically(&p, &file.render()),
+            let path = resolve(&path)?;
+            check_file(&path, Access::Replace)?;
+            // A missing file or a corrupt line is reported before the password is asked for.
+            if !create {
+                read(&path)?;
             }
+            // Hashing takes a while (210 000 PBKDF2 rounds by default): done before the lock,
+            // so concurrent runs only queue for the read-change-rename.
+            let stored = new_password(scheme, password)?;
+            edit(&path, create, |file| {
+                file.set(&user, &stored);
+                Ok(true)
+            })
         }
         Job::Delete { path, user } => {
-            let mut file = read(&path)?;
-            if !file.delete(&user) {
-                return Err(not_found(&user, &path));
-            }
-            write_atomically(&path, &file.render())
+            let path = resolve(&path)?;
+            check_file(&path, Access::Replace)?;
+            edit(&path, false, |file| {
+                if file.delete(&user) {
+                    Ok(true)
+                } else {
+                    Err(not_found(&user, &path))
+                }
+            })
         }
         Job::Update { path } => {
-            let mut file = read(&path)?;
-            let mut changed = false;
-            for e in file.entries() {
-                let name = String::from_utf8_lossy(&e.user).into_owned();
-                match e.stored {
-                    Stored::Plain => {
-                        if e.field.len() >= pwfile::MAX_LEN {
-                            return Err(Failure::new(
-                                ExitStatus::Failure,
-                                format!("line {}: the password of '{name}' is too long", e.line),
-                            )
-                            .into());
+            let path = resolve(&path)?;
+            check_file(&path, Access::Replace)?;
+            // The plaintext to hash is in the file, so here the hashing is under the lock.
+            edit(&path, false, |file| {
+                let mut changed = false;
+                for e in file.entries() {
+                    let name = String::from_utf8_lossy(&e.user).into_owned();
+                    match e.stored {
+                        Stored::Plain => {
+                            if e.field.len() >= pwfile::MAX_LEN {
+                                return Err(Failure::new(
+                                    ExitStatus::Failure,
+                                    format!(
+                                        "line {}: the password of '{name}' is too long",
+                                        e.line
+                                    ),
+                                )
+                                .into());
+                            }
+                            let stored = pwfile::hash(scheme, &e.field)
+                                .context("cannot get random bytes for the salt")?;
+                            file.replace_line(e.line, &e.user, &stored);
+                            changed = true;
                         }
-                        let stored = pwfile::hash(scheme, &e.field)
-                            .context("cannot get random bytes for the salt")?;
-                        file.replace_line(e.line, &e.user, &stored);
-                        changed = true;
+                        Stored::Unknown => warn(&format!(
+                            "line {}: unknown hash form for user '{name}', left as it is",
+                            e.line
+                        )),
+                        _ => {}
                     }
-                    Stored::Unknown => warn(&format!(
-                        "line {}: unknown hash form for user '{name}', left as it is",
-                        e.line
-                    )),
-                    _ => {}
                 }
-            }
-            // Nothing to hash: leave the file (and its modification time) alone.
-            if changed {
-                write_atomically(&path, &file.render())
-            } else {
-                Ok(())
-            }
+                // Nothing to hash: leave the file (and its modification time) alone.
+                Ok(changed)
+            })
         }
         Job::Verify {
             path,
             user,
             password,
         } => {
+            check_file(&path, Access::Read)?;
             let file = read(&path)?;
             let Some(stored) = file.stored(&user) else {
                 return Err(not_found(&user, &path));
@@ -139,6 +156,15 @@ pub fn run(args: PasswdArgs) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+/// The new password (given, or asked for), hashed.
+fn new_password(scheme: Scheme, password: Option<String>) -> anyhow::Result<String> {
+    let password = match password {
+        Some(p) => p,
+        None => ask(true)?,
+    };
+    pwfile::hash(scheme, password.as_bytes()).context("cannot get random bytes for the salt")
 }
 
 fn scheme(args: &PasswdArgs) -> Scheme {
@@ -238,6 +264,68 @@ fn not_found(user: &str, path: &Path) -> anyhow::Error {
     .into()
 }
 
+/// A symlink is followed once, here, so that the lock, the read and the rename all act on the
+/// file it points to (the link itself stays).
+fn resolve(path: &Path) -> anyhow::Result<PathBuf> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => fs::canonicalize(path)
+            .with_context(|| format!("cannot follow the symlink {}", path.display())),
+        _ => Ok(path.to_path_buf()),
+    }
+}
+
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Access {
+    Read,
+    /// The file will be replaced by a new one (rename over it).
+    Replace,
+}
+
+/// Only a regular file can be a password file: reading a FIFO would block until someone
+/// writes to it, and renaming over a device or a FIFO would replace it with a regular file.
+/// A file with several hard links is refused for edits: the rename gives this name a new file
+/// and leaves the other names on the old one, so the broker may keep reading the old
+/// passwords. A missing file is left to the caller (`-c` creates it, otherwise `read` says so).
+fn check_file(path: &Path, access: Access) -> Result<(), Failure> {
+    let m = match fs::metadata(path) {
+        Ok(m) => m,
+        Err(_) => return Ok(()),
+    };
+    let ft = m.file_type();
+    let kind = if ft.is_dir() {
+        "a directory"
+    } else if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_char_device() || ft.is_block_device() {
+        "a device"
+    } else if !ft.is_file() {
+        "not a regular file"
+    } else if access == Access::Replace && m.nlink() > 1 {
+        return Err(exit::usage(format!(
+            "{} has {} hard links; replacing it would leave the other names with the old \
+             contents, so nothing was written",
+            path.display(),
+            m.nlink()
+        ))
+        .with_hint(
+            "keep one name for the file (make the others symlinks to it), or copy it to a \
+             file of its own",
+        ));
+    } else {
+        return Ok(());
+    };
+    let written = match access {
+        Access::Read => "",
+        Access::Replace => "; nothing was written",
+    };
+    Err(exit::usage(format!(
+        "{} is {kind}, not a password file{written}",
+        path.display()
+    )))
+}
+
 /// Reads and parses the file; a corrupt line is a failure (exit 1) that names it.
 fn read(path: &Path) -> anyhow::Result<PasswordFile> {
     let bytes = match fs::read(path) {
@@ -259,6 +347,95 @@ fn read(path: &Path) -> anyhow::Result<PasswordFile> {
     })
 }
 
+/// How long an edit waits for another one on the same directory before it gives up.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// Reads the file (or starts empty for `-c`), applies `change`, and writes the result when
+/// `change` says it changed something — all under an exclusive lock, so that concurrent runs
+/// on one file each see the previous one's result and no user is lost
+/// (`tests/passwd.rs`: concurrent_edits_keep_every_user).
+fn edit(
+    path: &Path,
+    create: bool,
+    change: impl FnOnce(&mut PasswordFile) -> anyhow::Result<bool>,
+) -> anyhow::Result<()> {
+    let dir = parent(path);
+    let _lock = lock(&dir)?;
+    // Checked again under the lock: the file may have been replaced since.
+    check_file(path, Access::Replace)?;
+    let mut file = if create {
+        PasswordFile::new()
+    } else {
+        read(path)?
+    };
+    if change(&mut file)? {
+        write_atomically(path, &dir, &file.render())?;
+    }
+    Ok(())
+}
+
+fn parent(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// An exclusive advisory lock (`flock`) on the directory that holds the file, released when
+/// dropped. The directory, not the file: the file is replaced by a rename, so a lock on it
+/// would be a lock on the old inode, and a lock file beside it would be one more file to
+/// clean up. `flock DIR COMMAND` takes the same lock, to keep mqtk out while editing by hand.
+struct DirLock {
+    _dir: File,
+}
+
+fn lock(dir: &Path) -> anyhow::Result<Option<DirLock>> {
+    use rustix::fs::{FlockOperation, flock};
+    use rustix::io::Errno;
+    let unlocked = |why: &dyn std::fmt::Display| {
+        warn(&format!(
+            "cannot lock {} ({why}); a concurrent edit could be lost",
+            dir.display()
+        ));
+        Ok(None)
+    };
+    let handle = match File::open(dir) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("cannot write to {}", dir.display()));
+        }
+        Err(e) => return unlocked(&e),
+    };
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        match flock(&handle, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(Some(DirLock { _dir: handle })),
+            Err(Errno::WOULDBLOCK) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(Errno::WOULDBLOCK) => {
+                return Err(Failure::new(
+                    ExitStatus::Failure,
+                    format!(
+                        "another program kept {} locked for {} s; nothing was written",
+                        dir.display(),
+                        LOCK_WAIT.as_secs()
+                    ),
+                )
+                .with_hint(
+                    "another mqtk passwd (or a `flock` on the directory) is editing this file; \
+                     try again when it is done",
+                )
+                .into());
+            }
+            Err(Errno::INTR) => {}
+            // A file system without flock (some network mounts): edit as mosquitto_passwd
+            // does, unlocked.
+            Err(e) => return unlocked(&e),
+        }
+    }
+}
+
 /// The password, typed twice (`confirm`) or once. On a terminal rpassword reads it with echo
 /// off; from a pipe (`printf 'pw\npw\n' | mqtk passwd ...`, CI) one line per answer.
 fn ask(confirm: bool) -> anyhow::Result<String> {
@@ -276,10 +453,13 @@ fn ask(confirm: bool) -> anyhow::Result<String> {
         (first, second)
     } else {
         let mut stdin = io::stdin().lock();
-        let first = read_line(&mut stdin)?;
+        let first = read_line(&mut stdin)?
+            .ok_or_else(|| exit::usage("no password on stdin (it is empty)"))?;
         check(&first)?;
         let second = if confirm {
-            Some(read_line(&mut stdin)?)
+            Some(read_line(&mut stdin)?.ok_or_else(|| {
+                exit::usage("stdin ended before the password was repeated on a second line")
+            })?)
         } else {
             None
         };
@@ -295,19 +475,24 @@ fn check(password: &str) -> anyhow::Result<()> {
     pwfile::check_password(password).map_err(|e| exit::usage(e).into())
 }
 
-/// One line of stdin without its `\n` or `\r\n`; empty at end of input.
-fn read_line(stdin: &mut impl BufRead) -> anyhow::Result<String> {
+/// One line of stdin without its `\n` or `\r\n`; None at the end of input.
+fn read_line(stdin: &mut impl BufRead) -> anyhow::Result<Option<String>> {
     let mut buf = Vec::new();
-    stdin
+    let n = stdin
         .read_until(b'\n', &mut buf)
         .context("cannot read the password from stdin")?;
+    if n == 0 {
+        return Ok(None);
+    }
     if buf.last() == Some(&b'\n') {
         buf.pop();
         if buf.last() == Some(&b'\r') {
             buf.pop();
         }
     }
-    String::from_utf8(buf).map_err(|_| exit::usage("the password is not UTF-8").into())
+    String::from_utf8(buf)
+        .map(Some)
+        .map_err(|_| exit::usage("the password is not UTF-8").into())
 }
 
 fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
@@ -322,21 +507,11 @@ fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
 /// renamed over the original, then the directory synced. The original's mode and owner carry
 /// over (a root-run edit must not make the broker's file unreadable to the broker); new
 /// files are 0600.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    // Replace the file a symlink points to, not the symlink.
-    let path = match fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => fs::canonicalize(path)
-            .with_context(|| format!("cannot follow the symlink {}", path.display()))?,
-        _ => path.to_path_buf(),
-    };
-    let old = match fs::metadata(&path) {
+fn write_atomically(path: &Path, dir: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let old = match fs::metadata(path) {
         Ok(m) => Some(m),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => return Err(e).with_context(|| format!("cannot stat {}", path.display())),
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
     };
     let name = path
         .file_name()
@@ -347,14 +522,14 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
     let tmp = dir.join(format!(".{name}.mqtk-{nonce}.tmp"));
     let result = write_tmp(&tmp, old.as_ref(), bytes).and_then(|()| {
-        fs::rename(&tmp, &path)
+        fs::rename(&tmp, path)
             .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
     });
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result.with_context(|| format!("cannot write {} (it is unchanged)", path.display()))?;
-    File::open(&dir)
+    File::open(dir)
         .and_then(|d| d.sync_all())
         .with_context(|| format!("cannot sync the directory {}", dir.display()))
 }
