@@ -1,19 +1,19 @@
 # syntax=docker/dockerfile:1
-# mqtk in a container: a static (musl) build on Alpine, run from a distroless image that holds
-# only CA certificates and a passwd file, as an unprivileged user.
+# mqtk in a container: a static (musl) build on Alpine, run from a distroless image (CA
+# certificates, no shell, no libc) as an unprivileged user.
 #
 #   docker build -t mqtk .
 #   docker run --rm --network host mqtk sub -h localhost -t 'sensors/#' -v
 
 FROM rust:1.95-alpine AS build
 WORKDIR /src
-# Only what the build reads; a test checks that these files alone build and install mqtk.
+# Only what the build reads: scripts/install-check builds and installs mqtk from these alone.
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked \
-    && install -D -m 755 target/release/mqtk /out/mqtk
+    && mkdir /out && cp target/release/mqtk /out/mqtk
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/mqtk /usr/local/bin/mqtk
