@@ -36,3 +36,7 @@ mod subscribe;
 
 // `mqtk rr`: request/response round trips on v5 and 3.1.1, timeouts and refusals.
 mod request;
+
+// Delivery guarantees under faults: resets at a chosen packet through a proxy, a frozen or
+// restarted broker, a scripted broker, full pipes and signals.
+mod faults;
