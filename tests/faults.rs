@@ -7,7 +7,7 @@
 //!
 //! The first tests check the proxy and the fake broker themselves with the mosquitto clients.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::io::{BufWriter, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
@@ -30,6 +30,27 @@ fn ms(n: u64) -> Duration {
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
+
+/// The time a test has left: every wait in a fault test takes its limit from one budget, so
+/// the test as a whole stays under 30 s whatever hangs.
+struct Budget(Instant);
+
+impl Budget {
+    fn new() -> Budget {
+        Budget(Instant::now() + secs(28))
+    }
+
+    fn left(&self) -> Duration {
+        let left = self.0.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "the test ran out of its 28 s");
+        left
+    }
+
+    /// `d`, or what is left if that is less.
+    fn at_most(&self, d: Duration) -> Duration {
+        d.min(self.left())
+    }
+}
 
 /// Writes `from..=to`, one number a line, to a child's stdin on a thread; drops it (end of
 /// input) when done. A child that dies early just ends the writing.
@@ -129,9 +150,15 @@ fn assert_at_least_once<S: AsRef<str>>(lines: &[S], n: usize, what: &str) {
 }
 
 /// Takes lines from `watcher` into `got` until it holds `n`.
-fn take_until(watcher: &MosquittoSub, got: &mut Vec<String>, n: usize, limit: Duration) {
+fn take_until(
+    watcher: &MosquittoSub,
+    got: &mut Vec<String>,
+    n: usize,
+    limit: Duration,
+    sender: &MqtkChild,
+) {
     if got.len() < n {
-        got.extend(watcher.take(n - got.len(), limit));
+        got.extend(take_from(watcher, n - got.len(), limit, sender));
     }
 }
 
@@ -140,28 +167,80 @@ fn lines_of(child: &MqtkChild) -> Vec<String> {
     child.stdout().lines().map(str::to_string).collect()
 }
 
-/// Waits until the child has printed every line of `1..=n` (each at least once).
-fn wait_all_printed(child: &MqtkChild, n: usize, limit: Duration) -> Vec<String> {
+/// The last lines of an mqtk child's stderr (a `-d` trace is long).
+fn stderr_tail(child: &MqtkChild) -> String {
+    let err = child.stderr();
+    let lines: Vec<&str> = err.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+/// Waits until `check` accepts what the child printed (Err says what is still wanting);
+/// panics with the child's stderr when `limit` passes or the child exits first.
+fn wait_output(
+    child: &mut MqtkChild,
+    limit: Duration,
+    check: impl Fn(&[String]) -> Result<(), String>,
+) -> Vec<String> {
     let deadline = Instant::now() + limit;
     loop {
-        let lines = lines_of(child);
-        let t = Tally::of(&lines, n);
-        if t.missing.is_empty() {
-            return lines;
+        let exited = child.try_wait();
+        if exited.is_some() {
+            // Let the reader threads drain the pipes.
+            thread::sleep(ms(50));
         }
-        assert!(
-            Instant::now() < deadline,
-            "not every line printed within {limit:?}: {}\nstderr:\n{}",
-            t.summary(n),
-            child.stderr()
-        );
+        let lines = lines_of(child);
+        let Err(wanting) = check(&lines) else {
+            return lines;
+        };
+        if let Some(status) = exited {
+            panic!(
+                "mqtk exited ({status}) with {wanting}; stderr:\n{}",
+                stderr_tail(child)
+            );
+        }
+        if Instant::now() >= deadline {
+            panic!(
+                "still {wanting} after {limit:?}; stderr:\n{}",
+                stderr_tail(child)
+            );
+        }
         thread::sleep(ms(20));
     }
 }
 
+/// Waits until the child has printed every line of `1..=n` (each at least once).
+fn wait_all_printed(child: &mut MqtkChild, n: usize, limit: Duration) -> Vec<String> {
+    wait_output(child, limit, |lines| {
+        let t = Tally::of(lines, n);
+        if t.missing.is_empty() {
+            Ok(())
+        } else {
+            Err(t.summary(n))
+        }
+    })
+}
+
 /// Waits until the child has printed at least `n` lines.
-fn wait_printed(child: &MqtkChild, n: usize, limit: Duration) {
-    child.wait_lines(n, limit);
+fn wait_printed(child: &mut MqtkChild, n: usize, limit: Duration) {
+    wait_output(child, limit, |lines| {
+        if lines.len() >= n {
+            Ok(())
+        } else {
+            Err(format!("{} of {n} lines printed", lines.len()))
+        }
+    });
+}
+
+/// `watcher.take(n)`, adding the stderr of the mqtk child that should have sent them to the
+/// failure.
+fn take_from(watcher: &MosquittoSub, n: usize, limit: Duration, sender: &MqtkChild) -> Vec<String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| watcher.take(n, limit))) {
+        Ok(lines) => lines,
+        Err(_) => panic!(
+            "{n} lines did not arrive within {limit:?}; the sender's stderr:\n{}",
+            stderr_tail(sender)
+        ),
+    }
 }
 
 /// Waits for a non-mqtk child (a mosquitto client), killing it after `limit`.
@@ -284,11 +363,11 @@ fn proxy_forwards_between_mosquitto_clients_and_counts_packets() {
     assert!(ok.success());
     assert_eq!(sub.take(1, secs(10)), ["through the proxy"]);
     assert_eq!(proxy.accepted(), 2);
-    assert_eq!(proxy.from_broker(packet::CONNACK), 2);
-    assert_eq!(proxy.from_client(packet::SUBSCRIBE), 1);
-    assert_eq!(proxy.from_client(packet::PUBLISH), 1);
-    assert_eq!(proxy.from_broker(packet::PUBACK), 1);
-    proxy.wait_from_broker(packet::PUBLISH, 1, secs(5));
+    assert_eq!(proxy.broker_sent(packet::CONNACK), 2);
+    assert_eq!(proxy.client_sent(packet::SUBSCRIBE), 1);
+    assert_eq!(proxy.client_sent(packet::PUBLISH), 1);
+    assert_eq!(proxy.broker_sent(packet::PUBACK), 1);
+    proxy.wait_broker_sent(packet::PUBLISH, 1, secs(5));
 }
 
 #[test]
@@ -331,7 +410,7 @@ fn proxy_reset_all_makes_mosquitto_sub_reconnect_and_resume() {
     ]);
     proxy.reset_all();
     // libmosquitto reconnects after about a second.
-    proxy.wait_from_broker(packet::CONNACK, 2, secs(10));
+    proxy.wait_broker_sent(packet::CONNACK, 2, secs(10));
     assert!(proxy.accepted() >= 2);
     crate::support::mosquitto_pub(&broker, &["-t", &topic, "-q", "1", "-m", "after the reset"]);
     assert_eq!(sub.take(1, secs(10)), ["after the reset"]);
@@ -440,8 +519,8 @@ fn proxy_trigger_resets_right_after_the_chosen_packet() {
         assert_eq!(end, Some(ErrorKind::ConnectionReset));
         assert_eq!(proxy.resets(), resets + 1);
     }
-    assert_eq!(proxy.from_broker(packet::PUBREL), 2);
-    assert_eq!(proxy.from_broker(packet::PUBCOMP), 0);
+    assert_eq!(proxy.broker_sent(packet::PUBREL), 2);
+    assert_eq!(proxy.broker_sent(packet::PUBCOMP), 0);
     // Disarmed after firing: the next connection carries everything.
     let mut client = connect(proxy.port());
     let mut server = accept_within(&up, secs(5));
@@ -543,4 +622,833 @@ fn fake_broker_qos2_release_after_reconnect_is_handled_by_mosquitto_sub() {
     assert_eq!(sub.take(2, secs(15)), ["one", "two"]);
     join(script);
     sub.assert_nothing(ms(300));
+}
+
+// ---------------------------------------------------------------------------------------------
+// D1: a QoS 2 subscriber whose connection drops between its PUBREC and the broker's PUBREL
+
+/// Where in the QoS 2 handshake a reset of every connection falls.
+#[derive(Clone, Copy)]
+enum Cut {
+    /// Right after the client's PUBREC reached the broker; the broker's PUBREL is lost.
+    ClientPubRec,
+    /// Right after the broker's PUBREL reached the client; the client's PUBCOMP is lost.
+    BrokerPubRel,
+    /// Right after the broker's PUBREC reached the client; the client's PUBREL is lost.
+    BrokerPubRec,
+    /// Right after the client's PUBREL reached the broker; the broker's PUBCOMP is lost.
+    ClientPubRel,
+}
+
+/// Arms `cut` to fire after `nth` more packets of its kind.
+fn arm(proxy: &Proxy, cut: Cut, nth: usize) {
+    match cut {
+        Cut::ClientPubRec => proxy.reset_after_client_sends(packet::PUBREC, nth),
+        Cut::BrokerPubRel => proxy.reset_after_broker_sends(packet::PUBREL, nth),
+        Cut::BrokerPubRec => proxy.reset_after_broker_sends(packet::PUBREC, nth),
+        Cut::ClientPubRel => proxy.reset_after_client_sends(packet::PUBREL, nth),
+    }
+}
+
+/// Injects `cuts` one after the other, each `every` packets of its kind after the client
+/// came back from the previous one.
+fn cut_in_turn(proxy: &Proxy, cuts: &[Cut], every: usize, budget: &Budget, client: &MqtkChild) {
+    let before = proxy.resets();
+    for (i, &cut) in cuts.iter().enumerate() {
+        arm(proxy, cut, every);
+        let limit = budget.at_most(secs(12));
+        let deadline = Instant::now() + limit;
+        while proxy.resets() < before + i + 1 {
+            assert!(
+                Instant::now() < deadline,
+                "cut {} of {} never came: the client did not get {every} packets further within \
+                 {limit:?} (connections {}, CONNACKs {}); its stderr:\n{}",
+                i + 1,
+                cuts.len(),
+                proxy.accepted(),
+                proxy.broker_sent(packet::CONNACK),
+                stderr_tail(client)
+            );
+            thread::sleep(ms(5));
+        }
+    }
+}
+
+#[test]
+#[ignore = "fails until the new session core: after the first cut the resent PUBREL is 'unsolicited', the sub reconnects for ever and prints nothing more"]
+fn d1_sub_qos2_session_prints_once_through_resets_between_pubrec_and_pubrel() {
+    let budget = Budget::new();
+    let broker = Broker::start(BrokerConfig::plain());
+    let proxy = Proxy::start(broker.port);
+    let topic = unique_topic("d1");
+    let id = unique_id("d1sub");
+    let n = 3000;
+    let mut sub = MqtkChild::spawn(&strs(&with_conn(
+        proxy.args(),
+        &["sub", "-c", "-i", &id, "-q", "2", "-t", &topic],
+    )));
+    proxy.wait_broker_sent(packet::SUBACK, 1, secs(10));
+    let (mut publisher, stdin) = MqtkChild::spawn_with_stdin(&strs(&with_conn(
+        broker.args(),
+        &["pub", "-t", &topic, "-q", "2", "-l"],
+    )));
+    let writer = feed(stdin, 1, n);
+    use Cut::*;
+    cut_in_turn(
+        &proxy,
+        &[ClientPubRec, BrokerPubRel, ClientPubRec],
+        400,
+        &budget,
+        &sub,
+    );
+    join(writer);
+    assert_eq!(publisher.wait(budget.left()), 0, "{}", publisher.stderr());
+    wait_all_printed(&mut sub, n, budget.at_most(secs(15)));
+    // Anything printed twice would come with the redeliveries, right behind the rest.
+    thread::sleep(ms(500));
+    assert_exactly_once(&lines_of(&sub), n, "sub -c -q 2 through 3 cuts");
+}
+
+fn d1_with_fake_broker(version: &str) {
+    let mut fb = FakeBroker::start();
+    let port = fb.port().to_string();
+    let topic = "d1/fake";
+    let script = thread::spawn(move || qos2_release_after_reconnect_script(&mut fb, topic));
+    let id = unique_id("d1fake");
+    let sub = MqtkChild::spawn(&[
+        "sub",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-V",
+        version,
+        "-c",
+        "-i",
+        &id,
+        "-q",
+        "2",
+        "-t",
+        topic,
+    ]);
+    join(script);
+    assert_eq!(lines_of(&sub), ["one", "two"], "stderr:\n{}", sub.stderr());
+}
+
+#[test]
+#[ignore = "fails until the new session core: the PUBREL resent on the resumed session is treated as unsolicited and the connection dropped"]
+fn d1_sub_answers_a_pubrel_resent_after_reconnect_v311() {
+    d1_with_fake_broker("311");
+}
+
+#[test]
+#[ignore = "fails until the new session core: the PUBREL resent on the resumed session is treated as unsolicited and the connection dropped"]
+fn d1_sub_answers_a_pubrel_resent_after_reconnect_v5() {
+    d1_with_fake_broker("5");
+}
+
+// ---------------------------------------------------------------------------------------------
+// D2: a persistent QoS 1 session coming back to a large backlog
+
+#[test]
+#[ignore = "fails until the new session core: exits 1 (request channel full) after printing ~1400 of the 20 000 queued messages"]
+fn d2_sub_resumes_a_backlog_of_20000_and_acknowledges_all() {
+    let budget = Budget::new();
+    let broker = Broker::start(BrokerConfig::plain());
+    let topic = unique_topic("d2");
+    let id = unique_id("logger");
+    let n = 20_000;
+    let sub_args = |extra: &[&str]| {
+        let mut a = with_conn(
+            broker.args(),
+            &["sub", "-c", "-i", &id, "-q", "1", "-t", &topic],
+        );
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    // Create the session, then publish while it is away.
+    cmd()
+        .args(sub_args(&["-E"]))
+        .timeout(budget.left())
+        .assert()
+        .success();
+    cmd()
+        .args(with_conn(
+            broker.args(),
+            &["pub", "-t", &topic, "-q", "1", "-l"],
+        ))
+        .write_stdin(numbered(n))
+        .timeout(budget.left())
+        .assert()
+        .success();
+    let mut sub = MqtkChild::spawn(&strs(&sub_args(&["-C", &n.to_string()])));
+    let code = sub.wait(budget.left());
+    assert_eq!(code, 0, "stderr:\n{}", sub.stderr());
+    assert_exactly_once(&lines_of(&sub), n, "the backlog");
+    // Everything printed was acknowledged: the session holds nothing more.
+    let again = MqtkChild::spawn(&strs(&sub_args(&["-W", "2"])));
+    let mut again = again;
+    assert_eq!(again.wait(budget.left()), 27, "{}", again.stderr());
+    assert_eq!(again.stdout(), "", "printed again by the next run");
+}
+
+// ---------------------------------------------------------------------------------------------
+// D3, D4: QoS 2 publishing through cuts in the QoS 2 handshake
+
+fn pub_qos2_through_cuts(version: &str, persistent: bool, cuts: &[Cut]) {
+    let budget = Budget::new();
+    let broker = Broker::start(BrokerConfig::plain());
+    let proxy = Proxy::start(broker.port);
+    let topic = unique_topic("qos2cut");
+    let n = 20_000;
+    let watcher = MosquittoSub::start(&broker, &["-t", &topic, "-q", "2"]);
+    let id = unique_id("qos2pub");
+    let mut args = vec!["pub", "-V", version, "-t", &topic, "-q", "2", "-l"];
+    if persistent {
+        args.extend(["-c", "-i", &id]);
+    }
+    let (mut publisher, stdin) =
+        MqtkChild::spawn_with_stdin(&strs(&with_conn(proxy.args(), &args)));
+    let writer = feed(stdin, 1, n);
+    cut_in_turn(&proxy, cuts, 1500, &budget, &publisher);
+    join(writer);
+    let code = publisher.wait(budget.at_most(secs(20)));
+    assert_eq!(code, 0, "stderr:\n{}", publisher.stderr());
+    let got = watcher.drain(budget.at_most(secs(2)));
+    assert_exactly_once(
+        &got,
+        n,
+        &format!(
+            "pub -V {version} -q 2 -l (persistent {persistent}) through {} cuts",
+            cuts.len()
+        ),
+    );
+}
+
+const D3_CUTS: [Cut; 6] = [
+    Cut::BrokerPubRec,
+    Cut::ClientPubRel,
+    Cut::BrokerPubRec,
+    Cut::ClientPubRel,
+    Cut::BrokerPubRec,
+    Cut::ClientPubRel,
+];
+
+#[test]
+#[ignore = "fails until the new session core: after a resumed session new PUBLISHes reuse packet ids still awaiting PUBREL; lines are lost and pub never exits"]
+fn d3_pub_qos2_persistent_session_through_cuts_exits_0_exactly_once_v311() {
+    pub_qos2_through_cuts("311", true, &D3_CUTS);
+}
+
+#[test]
+#[ignore = "fails until the new session core: pub never exits after the cuts"]
+fn d3_pub_qos2_persistent_session_through_cuts_exits_0_exactly_once_v5() {
+    pub_qos2_through_cuts("5", true, &D3_CUTS);
+}
+
+#[test]
+#[ignore = "fails until the new session core: messages whose PUBCOMP was lost are published again as new ones (duplicates at QoS 2)"]
+fn d4_pub_qos2_clean_session_through_8_cuts_is_exactly_once() {
+    pub_qos2_through_cuts("311", false, &[Cut::ClientPubRel; 8]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// D5: a message the broker never accepts; a broker that stays away
+
+/// The error line of a run that gave up: non-zero exit (1 runtime, or 5 rejected), one
+/// `mqtk pub: error:` line.
+fn assert_gave_up(child: &mut MqtkChild, limit: Duration) -> String {
+    let t0 = Instant::now();
+    let status = child.wait_status(limit);
+    let err = child.stderr();
+    assert!(
+        matches!(status.code(), Some(1 | 5)),
+        "exit {status} after {:?}; stderr:\n{err}",
+        t0.elapsed()
+    );
+    assert!(
+        err.lines().any(|l| l.starts_with("mqtk pub: error: ")),
+        "no error line; stderr:\n{err}"
+    );
+    err
+}
+
+fn payload_file(dir: &tempfile::TempDir, size: usize) -> String {
+    let path = dir.path().join("payload");
+    std::fs::write(&path, vec![b'a'; size]).unwrap();
+    path.display().to_string()
+}
+
+fn d5_over_max_packet_size(version: &str) -> String {
+    let broker = Broker::start(BrokerConfig::plain().global_line("max_packet_size 2000"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = payload_file(&dir, 5000);
+    let topic = unique_topic("d5");
+    let mut p = MqtkChild::spawn(&strs(&with_conn(
+        broker.args(),
+        &["pub", "-V", version, "-t", &topic, "-q", "1", "-f", &file],
+    )));
+    assert_gave_up(&mut p, secs(20))
+}
+
+#[test]
+#[ignore = "fails until the new session core: the broker closes the connection on the oversized PUBLISH and pub resends it for ever"]
+fn d5_payload_over_the_brokers_max_packet_size_ends_with_an_error_v311() {
+    d5_over_max_packet_size("311");
+}
+
+#[test]
+#[ignore = "fails until the new session core: the packet is over the CONNACK's maximum packet size and pub reconnects for ever"]
+fn d5_payload_over_the_brokers_max_packet_size_ends_with_an_error_naming_it_v5() {
+    let err = d5_over_max_packet_size("5");
+    // mosquitto announces its limit in the v5 CONNACK: the error can say it.
+    assert!(err.contains("2000"), "stderr:\n{err}");
+}
+
+#[test]
+#[ignore = "fails until the new session core: pub reconnects and resends the PUBLISH the broker closes on, for ever"]
+fn d5_a_publish_the_broker_always_closes_on_ends_the_run() {
+    let mut fb = FakeBroker::start();
+    let port = fb.port().to_string();
+    // Accept every connection, and close it as soon as the PUBLISH comes.
+    let script = thread::spawn(move || {
+        let mut closed = 0;
+        while let Some(mut c) = fb.try_accept(secs(4)) {
+            c.connack(false);
+            loop {
+                match c.try_recv(secs(4)) {
+                    Ok(Pkt::Publish(_)) => {
+                        closed += 1;
+                        c.close();
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+        }
+        closed
+    });
+    let mut p = MqtkChild::spawn(&[
+        "pub",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-V",
+        "311",
+        "-t",
+        "d5/closed",
+        "-q",
+        "1",
+        "-m",
+        "never accepted",
+    ]);
+    assert_gave_up(&mut p, secs(20));
+    assert!(join(script) >= 1, "the PUBLISH never reached the broker");
+}
+
+#[test]
+#[ignore = "fails until the new session core: pub sends the PUBLISH over the announced maximum packet size (or retries for ever)"]
+fn d5_v5_publish_over_the_announced_maximum_packet_size_is_not_sent() {
+    let mut fb = FakeBroker::start();
+    let port = fb.port().to_string();
+    let script = thread::spawn(move || {
+        let mut sent_anyway = 0;
+        while let Some(mut c) = fb.try_accept(secs(3)) {
+            c.connack_v5(
+                false,
+                fake_broker::ConnAckProperties {
+                    max_packet_size: Some(2000),
+                    ..fake_broker::connack_props()
+                },
+            );
+            loop {
+                match c.try_recv(secs(3)) {
+                    Ok(Pkt::Publish(_)) => {
+                        sent_anyway += 1;
+                        c.close();
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+        }
+        sent_anyway
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = payload_file(&dir, 5000);
+    let mut p = MqtkChild::spawn(&[
+        "pub",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-V",
+        "5",
+        "-t",
+        "d5/max",
+        "-q",
+        "1",
+        "-f",
+        &file,
+    ]);
+    let err = assert_gave_up(&mut p, secs(10));
+    assert!(err.contains("2000"), "stderr:\n{err}");
+    assert_eq!(
+        join(script),
+        0,
+        "a PUBLISH over the broker's maximum was sent"
+    );
+}
+
+#[test]
+#[ignore = "fails until the new session core: the property passes validation, the broker closes on the malformed packet and pub retries for ever"]
+fn d5_v5_property_over_65535_bytes_is_a_usage_error_before_connecting() {
+    let broker = Broker::start(BrokerConfig::plain());
+    let proxy = Proxy::start(broker.port);
+    let big = "c".repeat(70_000);
+    for prop in [
+        vec!["content-type", big.as_str()],
+        vec!["correlation-data", big.as_str()],
+        vec!["user-property", "n", big.as_str()],
+        vec!["response-topic", big.as_str()],
+    ] {
+        let mut args = with_conn(
+            proxy.args(),
+            &["pub", "-V", "5", "-t", "d5/prop", "-q", "1"],
+        );
+        args.extend(["-m", "hello", "-D", "publish"].map(String::from));
+        args.extend(prop.iter().map(|s| s.to_string()));
+        let out = cmd().args(&args).timeout(secs(10)).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {err}", prop[0]);
+        assert!(err.starts_with("mqtk pub: error: "), "{}: {err}", prop[0]);
+        assert_eq!(proxy.accepted(), 0, "{} connected", prop[0]);
+    }
+}
+
+#[test]
+#[ignore = "fails until the new session core: there is no --reconnect-timeout (exit 2), and pub waits for ever for a broker that stays away"]
+fn reconnect_timeout_ends_pub_when_the_broker_refuses_and_counts_what_was_lost() {
+    let budget = Budget::new();
+    let broker = Broker::start(BrokerConfig::plain());
+    let proxy = Proxy::start(broker.port);
+    let topic = unique_topic("gone");
+    let watcher = MosquittoSub::start(&broker, &["-t", &topic, "-q", "1"]);
+    let (mut p, mut stdin) = MqtkChild::spawn_with_stdin(&strs(&with_conn(
+        proxy.args(),
+        &[
+            "pub",
+            "-t",
+            &topic,
+            "-q",
+            "1",
+            "-l",
+            "--reconnect-timeout",
+            "3",
+        ],
+    )));
+    stdin.write_all(b"1\n2\n3\n4\n5\n").unwrap();
+    stdin.flush().unwrap();
+    assert_eq!(
+        take_from(&watcher, 5, budget.at_most(secs(10)), &p),
+        ["1", "2", "3", "4", "5"]
+    );
+    proxy.wait_broker_sent(packet::PUBACK, 5, budget.at_most(secs(5)));
+    // The broker goes away: every new connection is reset.
+    proxy.refuse(true);
+    proxy.reset_all();
+    let t0 = Instant::now();
+    stdin.write_all(b"6\n7\n8\n").unwrap();
+    drop(stdin);
+    let code = p.wait(budget.left());
+    let took = t0.elapsed();
+    let err = p.stderr();
+    assert_eq!(code, 1, "stderr:\n{err}");
+    assert!(
+        took >= ms(2500) && took <= secs(8),
+        "gave up after {took:?}"
+    );
+    assert!(
+        err.contains("3 message"),
+        "does not say 3 messages were lost:\n{err}"
+    );
+}
+
+#[test]
+#[ignore = "fails until the new session core: there is no --reconnect-timeout (exit 2), and pub waits for ever for a broker that stays away"]
+fn reconnect_timeout_ends_pub_when_the_broker_is_killed() {
+    let budget = Budget::new();
+    let mut broker = Broker::start(BrokerConfig::plain());
+    let topic = unique_topic("killed");
+    let watcher = MosquittoSub::start(&broker, &["-t", &topic, "-q", "1"]);
+    let (mut p, mut stdin) = MqtkChild::spawn_with_stdin(&strs(&with_conn(
+        broker.args(),
+        &[
+            "pub",
+            "-t",
+            &topic,
+            "-q",
+            "1",
+            "-l",
+            "--reconnect-timeout",
+            "2",
+        ],
+    )));
+    stdin.write_all(b"1\n2\n3\n").unwrap();
+    stdin.flush().unwrap();
+    assert_eq!(
+        take_from(&watcher, 3, budget.at_most(secs(10)), &p),
+        ["1", "2", "3"]
+    );
+    broker.stop();
+    let t0 = Instant::now();
+    stdin.write_all(b"4\n5\n").unwrap();
+    drop(stdin);
+    let code = p.wait(budget.left());
+    let took = t0.elapsed();
+    let err = p.stderr();
+    assert_eq!(code, 1, "stderr:\n{err}");
+    assert!(
+        took >= ms(1500) && took <= secs(7),
+        "gave up after {took:?}"
+    );
+    assert!(
+        err.contains("2 message"),
+        "does not say 2 messages were lost:\n{err}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// D6: one signal after the end of input, acks outstanding
+
+#[test]
+#[ignore = "fails until the new session core: the first SIGTERM after stdin's end abandons the outstanding messages (exit 1)"]
+fn d6_one_sigterm_after_end_of_input_still_delivers_everything() {
+    let budget = Budget::new();
+    let broker = Broker::start(BrokerConfig::plain());
+    // Only to see the PUBLISHes leave mqtk; nothing is injected here.
+    let proxy = Proxy::start(broker.port);
+    let topic = unique_topic("d6");
+    let watcher = MosquittoSub::start(&broker, &["-t", &topic, "-q", "1"]);
+    let (mut p, mut stdin) = MqtkChild::spawn_with_stdin(&strs(&with_conn(
+        proxy.args(),
+        &["pub", "-t", &topic, "-q", "1", "-l"],
+    )));
+    proxy.wait_broker_sent(packet::CONNACK, 1, budget.at_most(secs(10)));
+    let frozen = Frozen::new(&broker);
+    stdin.write_all(b"1\n2\n3\n4\n5\n").unwrap();
+    drop(stdin);
+    proxy.wait_client_sent(packet::PUBLISH, 5, budget.at_most(secs(10)));
+    // Let it read the end of input (nothing on the wire shows that).
+    thread::sleep(ms(300));
+    p.signal("TERM");
+    thread::sleep(secs(1));
+    assert!(
+        p.try_wait().is_none(),
+        "one SIGTERM ended the run with acks outstanding; stderr:\n{}",
+        p.stderr()
+    );
+    drop(frozen);
+    assert_eq!(p.wait(budget.left()), 0, "stderr:\n{}", p.stderr());
+    assert_eq!(
+        take_from(&watcher, 5, budget.at_most(secs(10)), &p),
+        ["1", "2", "3", "4", "5"]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// D17: a full stdout pipe must not stop keep-alive
+
+#[test]
+#[ignore = "fails until the new session core: sub blocked on its full stdout stops answering keep-alive and the broker publishes its Will"]
+fn d17_sub_blocked_on_a_full_pipe_keeps_its_connection_and_its_will_unsent() {
+    let broker = Broker::start(BrokerConfig::plain());
+    let topic = unique_topic("d17");
+    let will = unique_topic("d17will");
+    let will_watch = MosquittoSub::start(&broker, &["-t", &will, "-q", "1"]);
+    let (mut sub, _unread) = MqtkChild::spawn_unread_stdout(&strs(&with_conn(
+        broker.args(),
+        &[
+            "sub",
+            "-k",
+            "5",
+            "-q",
+            "1",
+            "-t",
+            &topic,
+            "--will-topic",
+            &will,
+            "--will-payload",
+            "fullpipe",
+            "-d",
+        ],
+    )));
+    sub.wait_stderr("received SUBACK", secs(10));
+    // 2 MB for a 64 KiB pipe.
+    let line = "a".repeat(1000);
+    let input: String = (0..2000).map(|_| format!("{line}\n")).collect();
+    cmd()
+        .args(with_conn(
+            broker.args(),
+            &["pub", "-t", &topic, "-q", "1", "-l"],
+        ))
+        .write_stdin(input)
+        .timeout(secs(20))
+        .assert()
+        .success();
+    // mosquitto drops a client after 1.5 keep-alives of silence (7.5 s).
+    will_watch.assert_nothing(secs(12));
+    assert!(sub.try_wait().is_none(), "sub exited: {}", sub.stderr());
+    // Positive control: the Will does come when the client really dies.
+    sub.signal("KILL");
+    assert_eq!(will_watch.take(1, secs(10)), ["fullpipe"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A frozen broker, a restarted broker
+
+#[test]
+fn pub_lines_qos1_survive_a_broker_frozen_past_the_keepalive() {
+    let budget = Budget::new();
+    let broker = Broker::start(BrokerConfig::plain());
+    let topic = unique_topic("frozen");
+    let n = 10_000;
+    let watcher = MosquittoSub::start(&broker, &["-t", &topic, "-q", "1"]);
+    let (mut p, stdin) = MqtkChild::spawn_with_stdin(&strs(&with_conn(
+        broker.args(),
+        &["pub", "-k", "5", "-t", &topic, "-q", "1", "-l"],
+    )));
+    let writer = feed(stdin, 1, n);
+    let mut got = Vec::new();
+    take_until(&watcher, &mut got, n / 3, budget.at_most(secs(15)), &p);
+    {
+        let _frozen = Frozen::new(&broker);
+        // Past two keep-alives: mqtk's own keep-alive check gives up on the connection.
+        thread::sleep(secs(11));
+    }
+    join(writer);
+    assert_eq!(p.wait(budget.left()), 0, "stderr:\n{}", p.stderr());
+    got.extend(watcher.drain(budget.at_most(secs(2))));
+    assert_at_least_once(&got, n, "pub -l -q 1 with the broker frozen for 11 s");
+}
+
+#[test]
+fn pub_lines_qos1_survive_a_persistent_broker_restart() {
+    let budget = Budget::new();
+    let mut broker = Broker::start(BrokerConfig::plain().persistent());
+    let topic = unique_topic("restartpub");
+    let n = 20_000;
+    // The watcher's session survives the restart too (mosquitto_sub reconnects by itself).
+    let wid = unique_id("watch");
+    let watcher = MosquittoSub::start(&broker, &["-t", &topic, "-q", "1", "-c", "-i", &wid]);
+    let (mut p, stdin) = MqtkChild::spawn_with_stdin(&strs(&with_conn(
+        broker.args(),
+        &["pub", "-t", &topic, "-q", "1", "-l"],
+    )));
+    let writer = feed(stdin, 1, n);
+    let mut got = Vec::new();
+    take_until(&watcher, &mut got, n / 3, budget.at_most(secs(15)), &p);
+    broker.restart();
+    join(writer);
+    assert_eq!(p.wait(budget.left()), 0, "stderr:\n{}", p.stderr());
+    take_until(&watcher, &mut got, n, budget.at_most(secs(10)), &p);
+    got.extend(watcher.drain(budget.at_most(ms(500))));
+    assert_at_least_once(&got, n, "pub -l -q 1 through a broker restart");
+}
+
+#[test]
+#[ignore = "fails until the new session core: on the resumed session the redelivered backlog overflows the request channel and sub exits 1 (D2)"]
+fn sub_c_qos1_loses_nothing_across_a_persistent_broker_restart() {
+    let budget = Budget::new();
+    let mut broker = Broker::start(BrokerConfig::plain().persistent());
+    let topic = unique_topic("restartsub");
+    let id = unique_id("restartsub");
+    let n = 20_000;
+    let half = n / 2;
+    let mut sub = MqtkChild::subscribed(&strs(&with_conn(
+        broker.args(),
+        &["sub", "-c", "-i", &id, "-q", "1", "-t", &topic],
+    )));
+    // Frozen while the first half is published, so the broker holds a backlog for it when it
+    // restarts.
+    sub.signal("STOP");
+    let pub_args = with_conn(broker.args(), &["pub", "-t", &topic, "-q", "1", "-l"]);
+    let publish = |from: usize, to: usize, budget: &Budget| {
+        let input: String = (from..=to).map(|i| format!("{i}\n")).collect();
+        cmd()
+            .args(&pub_args)
+            .write_stdin(input)
+            .timeout(budget.left())
+            .assert()
+            .success();
+    };
+    publish(1, half, &budget);
+    sub.signal("CONT");
+    wait_printed(&mut sub, 500, budget.at_most(secs(10)));
+    broker.restart();
+    assert!(
+        lines_of(&sub).len() < half,
+        "the backlog was gone before the restart"
+    );
+    publish(half + 1, n, &budget);
+    let lines = wait_all_printed(&mut sub, n, budget.left());
+    assert_at_least_once(&lines, n, "sub -c -q 1 across a restart");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Long streams through resets
+
+fn pub_stream_through_three_resets(qos: &str) {
+    let budget = Budget::new();
+    let broker = Broker::start(BrokerConfig::plain());
+    let proxy = Proxy::start(broker.port);
+    let topic = unique_topic("stream");
+    let n = 50_000;
+    let watcher = MosquittoSub::start(&broker, &["-t", &topic, "-q", qos]);
+    let (mut p, stdin) = MqtkChild::spawn_with_stdin(&strs(&with_conn(
+        proxy.args(),
+        &["pub", "-t", &topic, "-q", qos, "-l"],
+    )));
+    let writer = feed(stdin, 1, n);
+    let mut got = Vec::new();
+    for k in 1..=3 {
+        take_until(&watcher, &mut got, k * n / 4, budget.at_most(secs(15)), &p);
+        proxy.reset_all();
+    }
+    join(writer);
+    assert_eq!(p.wait(budget.left()), 0, "stderr:\n{}", p.stderr());
+    got.extend(watcher.drain(budget.at_most(secs(2))));
+    let what = format!("pub -l -q {qos}, 50 000 lines, 3 resets");
+    if qos == "2" {
+        assert_exactly_once(&got, n, &what);
+    } else {
+        assert_at_least_once(&got, n, &what);
+    }
+}
+
+#[test]
+fn pub_stream_of_50000_qos1_lines_through_three_resets_all_arrive() {
+    pub_stream_through_three_resets("1");
+}
+
+#[test]
+#[ignore = "fails until the new session core: messages in the QoS 2 handshake at a reset are published again after the clean reconnect (~20 duplicates)"]
+fn pub_stream_of_50000_qos2_lines_through_three_resets_arrive_exactly_once() {
+    pub_stream_through_three_resets("2");
+}
+
+fn sub_stream_through_three_resets(qos: &str) {
+    let budget = Budget::new();
+    let broker = Broker::start(BrokerConfig::plain());
+    let proxy = Proxy::start(broker.port);
+    let topic = unique_topic("substream");
+    let id = unique_id("substream");
+    let n = 50_000;
+    let mut sub = MqtkChild::spawn(&strs(&with_conn(
+        proxy.args(),
+        &["sub", "-c", "-i", &id, "-q", qos, "-t", &topic],
+    )));
+    proxy.wait_broker_sent(packet::SUBACK, 1, secs(10));
+    let (mut p, stdin) = MqtkChild::spawn_with_stdin(&strs(&with_conn(
+        broker.args(),
+        &["pub", "-t", &topic, "-q", qos, "-l"],
+    )));
+    let writer = feed(stdin, 1, n);
+    for k in 1..=3 {
+        wait_printed(&mut sub, k * n / 4, budget.at_most(secs(15)));
+        proxy.reset_all();
+    }
+    join(writer);
+    assert_eq!(p.wait(budget.left()), 0, "stderr:\n{}", p.stderr());
+    wait_all_printed(&mut sub, n, budget.left());
+    thread::sleep(ms(500));
+    let what = format!("sub -c -q {qos}, 50 000 messages, 3 resets");
+    if qos == "2" {
+        assert_exactly_once(&lines_of(&sub), n, &what);
+    } else {
+        assert_at_least_once(&lines_of(&sub), n, &what);
+    }
+}
+
+#[test]
+#[ignore = "fails until the new session core: on the resumed session the redeliveries overflow the request channel and sub exits 1 (D2)"]
+fn sub_stream_of_50000_qos1_messages_through_three_resets_all_printed() {
+    sub_stream_through_three_resets("1");
+}
+
+#[test]
+#[ignore = "fails until the new session core: on the resumed session the redeliveries overflow the request channel and sub exits 1 (D2)"]
+fn sub_stream_of_50000_qos2_messages_through_three_resets_printed_exactly_once() {
+    sub_stream_through_three_resets("2");
+}
+
+// ---------------------------------------------------------------------------------------------
+// MQTT 5 flow control announced by the broker
+
+#[test]
+fn v5_receive_maximum_bounds_the_messages_in_flight() {
+    let mut fb = FakeBroker::start();
+    let port = fb.port().to_string();
+    let n = 10;
+    let script = thread::spawn(move || {
+        let mut c = fb.accept(secs(10));
+        c.connack_v5(
+            false,
+            fake_broker::ConnAckProperties {
+                receive_max: Some(3),
+                ..fake_broker::connack_props()
+            },
+        );
+        let mut payloads = Vec::new();
+        while payloads.len() < n {
+            // Take what the client sends until 3 are unacknowledged (or all came)...
+            let mut unacked = Vec::new();
+            while unacked.len() < 3 && payloads.len() < n {
+                let p = c.expect_publish(secs(5));
+                payloads.push(String::from_utf8(p.payload).unwrap());
+                unacked.push(p.pkid);
+            }
+            // ...then nothing more may come until an ack frees a slot.
+            match c.try_recv(ms(500)) {
+                Err(RecvError::Timeout) => {}
+                other => panic!("a 4th message in flight with receive maximum 3: {other:?}"),
+            }
+            for pkid in unacked {
+                c.puback(pkid);
+            }
+        }
+        c.expect_closed(secs(5));
+        payloads
+    });
+    let input = numbered(n);
+    let out = cmd()
+        .args([
+            "pub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-V",
+            "5",
+            "-t",
+            "v5/rm",
+            "-q",
+            "1",
+        ])
+        .arg("-l")
+        .write_stdin(input)
+        .timeout(secs(25))
+        .output()
+        .unwrap();
+    let got = join(script);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_exactly_once(&got, n, "PUBLISHes under receive maximum 3");
 }

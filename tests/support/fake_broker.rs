@@ -28,6 +28,8 @@ use bytes::BytesMut;
 use rumqttc::mqttbytes::v4;
 use rumqttc::v5::mqttbytes::v5;
 
+pub use rumqttc::v5::mqttbytes::v5::ConnAckProperties;
+
 /// The largest packet the fake broker reads (MQTT's own limit).
 const MAX_PACKET: usize = 268_435_460;
 
@@ -588,12 +590,11 @@ pub fn connack_props() -> v5::ConnAckProperties {
 
 /// Length of the fixed header at the start of `buf`, once it is all there.
 fn header_len(buf: &[u8]) -> Option<usize> {
-    for i in 1..buf.len().min(5) {
-        if buf[i] & 0x80 == 0 {
-            return Some(i + 1);
-        }
-    }
-    None
+    buf.iter()
+        .take(5)
+        .skip(1)
+        .position(|b| b & 0x80 == 0)
+        .map(|i| i + 2)
 }
 
 fn qos4(q: u8) -> rumqttc::QoS {

@@ -13,8 +13,8 @@
 //! - `reset_after_broker_sends(packet::PUBREL, n)` (and `reset_after_client_sends`) reset every
 //!   connection right after the n-th packet of that type went through, before anything else
 //!   does: the proxy follows the MQTT framing of both byte streams (fixed header and remaining
-//!   length), which is also how it counts the packets of each type (`from_broker`,
-//!   `from_client`) that tests wait for.
+//!   length), which is also how it counts the packets of each type (`broker_sent`,
+//!   `client_sent`) that tests wait for.
 //!
 //! Dropping the proxy closes its listener and connections and stops its threads.
 
@@ -189,30 +189,30 @@ impl Proxy {
     }
 
     /// Packets of `kind` forwarded from the broker to clients so far.
-    pub fn from_broker(&self, kind: u8) -> usize {
+    pub fn broker_sent(&self, kind: u8) -> usize {
         self.shared.counts[Dir::FromBroker as usize][usize::from(kind & 15)].load(Ordering::SeqCst)
     }
 
     /// Packets of `kind` forwarded from clients to the broker so far.
-    pub fn from_client(&self, kind: u8) -> usize {
+    pub fn client_sent(&self, kind: u8) -> usize {
         self.shared.counts[Dir::FromClient as usize][usize::from(kind & 15)].load(Ordering::SeqCst)
     }
 
-    /// Waits until `from_broker(kind) >= n`, or panics after `limit`.
-    pub fn wait_from_broker(&self, kind: u8, n: usize, limit: Duration) {
+    /// Waits until `broker_sent(kind) >= n`, or panics after `limit`.
+    pub fn wait_broker_sent(&self, kind: u8, n: usize, limit: Duration) {
         self.wait(
             limit,
             &format!("{n} packets of type {kind} from the broker"),
-            || self.from_broker(kind) >= n,
+            || self.broker_sent(kind) >= n,
         );
     }
 
-    /// Waits until `from_client(kind) >= n`, or panics after `limit`.
-    pub fn wait_from_client(&self, kind: u8, n: usize, limit: Duration) {
+    /// Waits until `client_sent(kind) >= n`, or panics after `limit`.
+    pub fn wait_client_sent(&self, kind: u8, n: usize, limit: Duration) {
         self.wait(
             limit,
             &format!("{n} packets of type {kind} from clients"),
-            || self.from_client(kind) >= n,
+            || self.client_sent(kind) >= n,
         );
     }
 
@@ -229,7 +229,7 @@ impl Proxy {
                 "proxy: no {what} within {limit:?} (accepted {}, resets {}, CONNACKs {})",
                 self.accepted(),
                 self.resets(),
-                self.from_broker(packet::CONNACK)
+                self.broker_sent(packet::CONNACK)
             );
             thread::sleep(Duration::from_millis(2));
         }
