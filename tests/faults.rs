@@ -614,7 +614,7 @@ fn qos2_release_after_reconnect_script(fb: &mut FakeBroker, topic: &str) {
 
 #[test]
 fn fake_broker_qos2_release_after_reconnect_is_handled_by_mosquitto_sub() {
-    // The positive control for `d1_sub_answers_a_pubrel_resent_after_reconnect_*`: the script
+    // The positive control for `sub_answers_a_pubrel_resent_after_reconnect_*`: the script
     // is an MQTT exchange a correct client gets through.
     for version in ["311", "5"] {
         let mut fb = FakeBroker::start();
@@ -643,7 +643,7 @@ fn fake_broker_qos2_release_after_reconnect_is_handled_by_mosquitto_sub() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// D1: a QoS 2 subscriber whose connection drops between its PUBREC and the broker's PUBREL
+// a QoS 2 subscriber whose connection drops between its PUBREC and the broker's PUBREL
 
 /// Where in the QoS 2 handshake a reset of every connection falls.
 #[derive(Clone, Copy)]
@@ -694,7 +694,7 @@ fn cut_in_turn(proxy: &Proxy, cuts: &[Cut], every: usize, budget: &Budget, clien
 
 #[test]
 #[ignore = "fails until the new session core: after the first cut the resent PUBREL is 'unsolicited', the sub reconnects for ever and prints nothing more"]
-fn d1_sub_qos2_session_prints_once_through_resets_between_pubrec_and_pubrel() {
+fn sub_qos2_session_prints_once_through_resets_between_pubrec_and_pubrel() {
     let budget = Budget::new();
     let broker = Broker::start(BrokerConfig::plain());
     let proxy = Proxy::start(broker.port);
@@ -727,7 +727,7 @@ fn d1_sub_qos2_session_prints_once_through_resets_between_pubrec_and_pubrel() {
     assert_exactly_once(&lines_of(&sub), n, "sub -c -q 2 through 3 cuts");
 }
 
-fn d1_with_fake_broker(version: &str) {
+fn qos2_release_with_fake_broker(version: &str) {
     let mut fb = FakeBroker::start();
     let port = fb.port().to_string();
     let topic = "d1/fake";
@@ -755,22 +755,22 @@ fn d1_with_fake_broker(version: &str) {
 
 #[test]
 #[ignore = "fails until the new session core: the PUBREL resent on the resumed session is treated as unsolicited and the connection dropped"]
-fn d1_sub_answers_a_pubrel_resent_after_reconnect_v311() {
-    d1_with_fake_broker("311");
+fn sub_answers_a_pubrel_resent_after_reconnect_v311() {
+    qos2_release_with_fake_broker("311");
 }
 
 #[test]
 #[ignore = "fails until the new session core: the PUBREL resent on the resumed session is treated as unsolicited and the connection dropped"]
-fn d1_sub_answers_a_pubrel_resent_after_reconnect_v5() {
-    d1_with_fake_broker("5");
+fn sub_answers_a_pubrel_resent_after_reconnect_v5() {
+    qos2_release_with_fake_broker("5");
 }
 
 // ---------------------------------------------------------------------------------------------
-// D2: a persistent QoS 1 session coming back to a large backlog
+// a persistent QoS 1 session coming back to a large backlog
 
 #[test]
 #[ignore = "fails until the new session core: exits 1 (request channel full) after printing ~1400 of the 20 000 queued messages"]
-fn d2_sub_resumes_a_backlog_of_20000_and_acknowledges_all() {
+fn sub_resumes_a_backlog_of_20000_and_acknowledges_all() {
     let budget = Budget::new();
     let broker = Broker::start(BrokerConfig::plain());
     let topic = unique_topic("d2");
@@ -811,7 +811,7 @@ fn d2_sub_resumes_a_backlog_of_20000_and_acknowledges_all() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// D3, D4: QoS 2 publishing through cuts in the QoS 2 handshake
+// QoS 2 publishing through cuts in the QoS 2 handshake
 
 fn pub_qos2_through_cuts(version: &str, persistent: bool, cuts: &[Cut]) {
     let budget = Budget::new();
@@ -843,7 +843,7 @@ fn pub_qos2_through_cuts(version: &str, persistent: bool, cuts: &[Cut]) {
     );
 }
 
-const D3_CUTS: [Cut; 6] = [
+const QOS2_CUTS: [Cut; 6] = [
     Cut::BrokerPubRec,
     Cut::ClientPubRel,
     Cut::BrokerPubRec,
@@ -854,24 +854,24 @@ const D3_CUTS: [Cut; 6] = [
 
 #[test]
 #[ignore = "fails until the new session core: after a resumed session new PUBLISHes reuse packet ids still awaiting PUBREL; lines are lost and pub never exits"]
-fn d3_pub_qos2_persistent_session_through_cuts_exits_0_exactly_once_v311() {
-    pub_qos2_through_cuts("311", true, &D3_CUTS);
+fn pub_qos2_persistent_session_through_cuts_exits_0_exactly_once_v311() {
+    pub_qos2_through_cuts("311", true, &QOS2_CUTS);
 }
 
 #[test]
 #[ignore = "fails until the new session core: pub never exits after the cuts"]
-fn d3_pub_qos2_persistent_session_through_cuts_exits_0_exactly_once_v5() {
-    pub_qos2_through_cuts("5", true, &D3_CUTS);
+fn pub_qos2_persistent_session_through_cuts_exits_0_exactly_once_v5() {
+    pub_qos2_through_cuts("5", true, &QOS2_CUTS);
 }
 
 #[test]
 #[ignore = "fails until the new session core: messages whose PUBCOMP was lost are published again as new ones (duplicates at QoS 2)"]
-fn d4_pub_qos2_clean_session_through_8_cuts_is_exactly_once() {
+fn pub_qos2_clean_session_through_8_cuts_is_exactly_once() {
     pub_qos2_through_cuts("311", false, &[Cut::ClientPubRel; 8]);
 }
 
 // ---------------------------------------------------------------------------------------------
-// D5: a message the broker never accepts; a broker that stays away
+// a message the broker never accepts; a broker that stays away
 
 /// The error line of a run that gave up: non-zero exit (1 runtime, or 5 rejected), one
 /// `mqtk pub: error:` line.
@@ -897,7 +897,7 @@ fn payload_file(dir: &tempfile::TempDir, size: usize) -> String {
     path.display().to_string()
 }
 
-fn d5_over_max_packet_size(version: &str) -> String {
+fn over_max_packet_size(version: &str) -> String {
     let broker = Broker::start(BrokerConfig::plain().global_line("max_packet_size 2000"));
     let dir = tempfile::tempdir().unwrap();
     let file = payload_file(&dir, 5000);
@@ -911,21 +911,21 @@ fn d5_over_max_packet_size(version: &str) -> String {
 
 #[test]
 #[ignore = "fails until the new session core: the broker closes the connection on the oversized PUBLISH and pub resends it for ever"]
-fn d5_payload_over_the_brokers_max_packet_size_ends_with_an_error_v311() {
-    d5_over_max_packet_size("311");
+fn payload_over_the_brokers_max_packet_size_ends_with_an_error_v311() {
+    over_max_packet_size("311");
 }
 
 #[test]
 #[ignore = "fails until the new session core: the packet is over the CONNACK's maximum packet size and pub reconnects for ever"]
-fn d5_payload_over_the_brokers_max_packet_size_ends_with_an_error_naming_it_v5() {
-    let err = d5_over_max_packet_size("5");
+fn payload_over_the_brokers_max_packet_size_ends_with_an_error_naming_it_v5() {
+    let err = over_max_packet_size("5");
     // mosquitto announces its limit in the v5 CONNACK: the error can say it.
     assert!(err.contains("2000"), "stderr:\n{err}");
 }
 
 #[test]
 #[ignore = "fails until the new session core: pub reconnects and resends the PUBLISH the broker closes on, for ever"]
-fn d5_a_publish_the_broker_always_closes_on_ends_the_run() {
+fn a_publish_the_broker_always_closes_on_ends_the_run() {
     let mut fb = FakeBroker::start();
     let port = fb.port().to_string();
     // Accept every connection, and close it as soon as the PUBLISH comes.
@@ -968,7 +968,7 @@ fn d5_a_publish_the_broker_always_closes_on_ends_the_run() {
 
 #[test]
 #[ignore = "fails until the new session core: pub sends the PUBLISH over the announced maximum packet size (or retries for ever)"]
-fn d5_v5_publish_over_the_announced_maximum_packet_size_is_not_sent() {
+fn v5_publish_over_the_announced_maximum_packet_size_is_not_sent() {
     let mut fb = FakeBroker::start();
     let port = fb.port().to_string();
     let script = thread::spawn(move || {
@@ -1023,7 +1023,7 @@ fn d5_v5_publish_over_the_announced_maximum_packet_size_is_not_sent() {
 
 #[test]
 #[ignore = "fails until the new session core: the property passes validation, the broker closes on the malformed packet and pub retries for ever"]
-fn d5_v5_property_over_65535_bytes_is_a_usage_error_before_connecting() {
+fn v5_property_over_65535_bytes_is_a_usage_error_before_connecting() {
     let broker = Broker::start(BrokerConfig::plain());
     let proxy = Proxy::start(broker.port);
     let big = "c".repeat(70_000);
@@ -1140,11 +1140,11 @@ fn reconnect_timeout_ends_pub_when_the_broker_is_killed() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// D6: one signal after the end of input, acks outstanding
+// one signal after the end of input, acks outstanding
 
 #[test]
 #[ignore = "fails until the new session core: the first SIGTERM after stdin's end abandons the outstanding messages (exit 1)"]
-fn d6_one_sigterm_after_end_of_input_still_delivers_everything() {
+fn one_sigterm_after_end_of_input_still_delivers_everything() {
     let budget = Budget::new();
     let broker = Broker::start(BrokerConfig::plain());
     // Only to see the PUBLISHes leave mqtk; nothing is injected here.
@@ -1178,11 +1178,11 @@ fn d6_one_sigterm_after_end_of_input_still_delivers_everything() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// D17: a full stdout pipe must not stop keep-alive
+// a full stdout pipe must not stop keep-alive
 
 #[test]
 #[ignore = "fails until the new session core: sub blocked on its full stdout stops answering keep-alive and the broker publishes its Will"]
-fn d17_sub_blocked_on_a_full_pipe_keeps_its_connection_and_its_will_unsent() {
+fn sub_blocked_on_a_full_pipe_keeps_its_connection_and_its_will_unsent() {
     let broker = Broker::start(BrokerConfig::plain());
     let topic = unique_topic("d17");
     let will = unique_topic("d17will");
@@ -1278,7 +1278,7 @@ fn pub_lines_qos1_survive_a_persistent_broker_restart() {
 }
 
 #[test]
-#[ignore = "fails until the new session core: on the resumed session the redelivered backlog overflows the request channel and sub exits 1 (D2)"]
+#[ignore = "fails until the new session core: on the resumed session the redelivered backlog overflows the request channel and sub exits 1, as with a large backlog"]
 fn sub_c_qos1_loses_nothing_across_a_persistent_broker_restart() {
     let budget = Budget::new();
     let mut broker = Broker::start(BrokerConfig::plain().persistent());
@@ -1390,13 +1390,13 @@ fn sub_stream_through_three_resets(qos: &str) {
 }
 
 #[test]
-#[ignore = "fails until the new session core: on the resumed session the redeliveries overflow the request channel and sub exits 1 (D2)"]
+#[ignore = "fails until the new session core: on the resumed session the redeliveries overflow the request channel and sub exits 1, as with a large backlog"]
 fn sub_stream_of_50000_qos1_messages_through_three_resets_all_printed() {
     sub_stream_through_three_resets("1");
 }
 
 #[test]
-#[ignore = "fails until the new session core: on the resumed session the redeliveries overflow the request channel and sub exits 1 (D2)"]
+#[ignore = "fails until the new session core: on the resumed session the redeliveries overflow the request channel and sub exits 1, as with a large backlog"]
 fn sub_stream_of_50000_qos2_messages_through_three_resets_printed_exactly_once() {
     sub_stream_through_three_resets("2");
 }
