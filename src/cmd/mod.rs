@@ -5,4 +5,5 @@ pub mod generate;
 pub mod passwd;
 pub mod publish;
 pub mod request;
+pub mod sim;
 pub mod subscribe;
