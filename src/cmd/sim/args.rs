@@ -54,8 +54,8 @@ pub struct SimArgs {
     #[arg(long, env = "MQTK_SEED", value_name = "SEED")]
     pub seed: Option<u64>,
 
-    /// Client id of each device: {n} its number, {n:04} zero-padded, {group} its group
-    /// [default: sensor-{n:04}]
+    /// Client id of each device: {n} its number (from 1), {n:04} zero-padded, {group} its
+    /// group [default: sensor-{n:04}]
     #[arg(long, env = "MQTK_ID_TEMPLATE", value_name = "TEMPLATE",
           value_parser = IdTemplate::parse)]
     pub id_template: Option<IdTemplate>,

@@ -15,8 +15,6 @@ use std::time::Duration;
 
 use rand::Rng;
 use rand::SeedableRng;
-use rand::distr::Distribution;
-use rand::distr::weighted::WeightedIndex;
 use rand_distr::StandardNormal;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::Deserialize;
@@ -472,12 +470,11 @@ pub struct Generator {
     state: State,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 enum State {
     Fresh,
     Float(f64),
     Count(Number),
-    Picker(WeightedIndex<f64>),
 }
 
 fn round(x: f64, decimals: u32) -> Value {
@@ -493,17 +490,10 @@ fn round(x: f64, decimals: u32) -> Value {
 impl Generator {
     /// The generator of `metric` for device number `n` in a run with `seed`.
     pub fn new(metric: &Metric, seed: u64, n: u64) -> Generator {
-        let state = match &*metric.spec {
-            Spec::Choice { weights, .. } => State::Picker(
-                WeightedIndex::new(weights.iter().copied())
-                    .expect("weights are validated when the spec is built"),
-            ),
-            _ => State::Fresh,
-        };
         Generator {
             spec: metric.spec.clone(),
             rng: stream_rng(seed, n, &format!("metric:{}", metric.name)),
-            state,
+            state: State::Fresh,
         }
     }
 
@@ -575,10 +565,22 @@ impl Generator {
                     Number::Float(f) => round(f, 9),
                 }
             }
-            Spec::Choice { values, .. } => match &self.state {
-                State::Picker(picker) => values[picker.sample(&mut self.rng)].clone(),
-                _ => unreachable!("a choice generator is built with its picker"),
-            },
+            Spec::Choice { values, weights } => {
+                // A few values: a linear scan, and no per-device table.
+                let total: f64 = weights.iter().sum();
+                let mut x = self.rng.random_range(0.0..total);
+                let mut pick = 0;
+                for (i, w) in weights.iter().enumerate() {
+                    if *w > 0.0 {
+                        pick = i;
+                        if x < *w {
+                            break;
+                        }
+                        x -= w;
+                    }
+                }
+                values[pick].clone()
+            }
             Spec::Bool { probability } => Value::Bool(self.rng.random_bool(*probability)),
             Spec::Constant { value } => value.clone(),
         }

@@ -32,7 +32,6 @@
 //! A flag given on the command line (or through its `MQTK_*` variable) overrides the file's
 //! value for every group: `--interval 100ms` speeds up the whole fleet.
 
-use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::io;
 use std::net::IpAddr;
@@ -77,9 +76,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if t == "0" {
         return Ok(Duration::ZERO);
     }
-    humantime::parse_duration(t)
-        .map_err(|e| format!("{s:?} is not a duration such as 500ms, 1s, 5m or 1h 30m ({e})"))
+    let d = humantime::parse_duration(t)
+        .map_err(|e| format!("{s:?} is not a duration such as 500ms, 1s, 5m or 1h 30m ({e})"))?;
+    // Schedules add durations up; a bound keeps every sum far from overflowing.
+    if d > MAX_DURATION {
+        return Err(format!("{s:?}: at most 100 years"));
+    }
+    Ok(d)
 }
+
+/// The longest duration accepted anywhere (100 Julian years).
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 31_557_600);
 
 /// A duration that must be more than zero: intervals, `--duration`, a sine's period.
 pub fn parse_interval(s: &str) -> Result<Duration, String> {
@@ -135,7 +142,10 @@ impl fmt::Display for Jitter {
     }
 }
 
-/// `--connect-rate`: `500/s`, `500`, `30/m` (connections per second, more than 0).
+/// The slowest `--connect-rate`: one connection a minute.
+pub const MIN_CONNECT_RATE: f64 = 1.0 / 60.0;
+
+/// `--connect-rate`: `500/s`, `500`, `30/m` (connections per second, at least 1/m).
 pub fn parse_connect_rate(s: &str) -> Result<f64, String> {
     let t = s.trim();
     let (num, per) = match t.split_once('/') {
@@ -145,9 +155,9 @@ pub fn parse_connect_rate(s: &str) -> Result<f64, String> {
         None => (t, 1.0),
     };
     match num.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v / per),
+        Ok(v) if v.is_finite() && v / per >= MIN_CONNECT_RATE => Ok(v / per),
         _ => Err(format!(
-            "{s:?}: expected a number of connections per second above 0, as in 500/s"
+            "{s:?}: expected connections per second or minute, at least 1/m, as in 500/s"
         )),
     }
 }
@@ -287,6 +297,73 @@ impl IdTemplate {
     /// Whether the template numbers its devices (else every device gets the same id).
     pub fn has_n(&self) -> bool {
         self.parts.iter().any(|p| matches!(p, Part::N { .. }))
+    }
+
+    /// The literal text before the first `{n}`, and after the last one, with `{group}` filled
+    /// in: two templates whose ids can meet agree on the shorter of each.
+    fn literal_ends(&self, group: &str) -> (String, String) {
+        let text = |parts: &[Part]| {
+            let mut out = String::new();
+            for p in parts {
+                match p {
+                    Part::Text(t) => out.push_str(t),
+                    Part::Group => out.push_str(group),
+                    Part::N { .. } => {}
+                }
+            }
+            out
+        };
+        let is_n = |p: &Part| matches!(p, Part::N { .. });
+        let first = self.parts.iter().position(is_n).unwrap_or(self.parts.len());
+        let last = self.parts.iter().rposition(is_n).map_or(0, |i| i + 1);
+        (text(&self.parts[..first]), text(&self.parts[last..]))
+    }
+
+    /// Whether ids of this template (for `group`) and of `other` (for `other_group`) can
+    /// possibly be equal; `false` is certain, `true` means "check".
+    fn may_meet(&self, group: &str, other: &IdTemplate, other_group: &str) -> bool {
+        let (h1, t1) = self.literal_ends(group);
+        let (h2, t2) = other.literal_ends(other_group);
+        (h1.starts_with(&h2) || h2.starts_with(&h1)) && (t1.ends_with(&t2) || t2.ends_with(&t1))
+    }
+
+    /// Whether this template renders `id` for some device number in `range` of `group`.
+    pub fn renders(&self, id: &str, group: &str, range: std::ops::RangeInclusive<u64>) -> bool {
+        fn digits(v: u64) -> usize {
+            v.checked_ilog10().map_or(1, |l| l as usize + 1)
+        }
+        fn matches(
+            parts: &[Part],
+            s: &str,
+            group: &str,
+            n: Option<u64>,
+            range: &std::ops::RangeInclusive<u64>,
+        ) -> bool {
+            let Some((first, rest)) = parts.split_first() else {
+                return s.is_empty() && n.is_none_or(|n| range.contains(&n));
+            };
+            match first {
+                Part::Text(t) => s
+                    .strip_prefix(t.as_str())
+                    .is_some_and(|r| matches(rest, r, group, n, range)),
+                Part::Group => s
+                    .strip_prefix(group)
+                    .is_some_and(|r| matches(rest, r, group, n, range)),
+                Part::N { width } => {
+                    let run = s.bytes().take_while(u8::is_ascii_digit).count();
+                    (1..=run.min(20)).any(|len| {
+                        let (number, r) = s.split_at(len);
+                        // Only the way `render` writes v: zero-padded to `width`, no more.
+                        number.parse::<u64>().is_ok_and(|v| {
+                            len == digits(v).max(*width)
+                                && n.is_none_or(|m| m == v)
+                                && matches(rest, r, group, Some(v), range)
+                        })
+                    })
+                }
+            }
+        }
+        matches(&self.parts, id, group, None, &range)
     }
 
     pub fn render(&self, n: u64, group: &str) -> String {
@@ -568,18 +645,18 @@ fn de_name<'de, D: de::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Err
 }
 
 fn de_qos<'de, D: de::Deserializer<'de>>(d: D) -> Result<Option<u8>, D::Error> {
-    match i64::deserialize(d)? {
-        q @ 0..=2 => Ok(Some(q as u8)),
-        q => Err(de::Error::custom(format!("qos = {q}: must be 0, 1 or 2"))),
+    match i64::deserialize(d) {
+        Ok(q @ 0..=2) => Ok(Some(q as u8)),
+        _ => Err(de::Error::custom("qos must be the number 0, 1 or 2")),
     }
 }
 
 fn de_devices<'de, D: de::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    match i64::deserialize(d)? {
-        n @ 1.. => Ok(n as u64),
-        n => Err(de::Error::custom(format!(
-            "devices = {n}: must be at least 1"
-        ))),
+    match i64::deserialize(d) {
+        Ok(n @ 1..) => Ok(n as u64),
+        _ => Err(de::Error::custom(
+            "devices must be a whole number, at least 1",
+        )),
     }
 }
 
@@ -699,17 +776,32 @@ impl Plan {
                 "--bind-addr: 0.0.0.0 and :: are not source addresses; give local addresses such as 127.0.0.2",
             ));
         }
-        // Ids are unique by construction within a group that numbers its devices; across
-        // groups two templates can still meet ("a-1{n}" and "a-{n}").
-        if self.groups.len() > 1 {
-            let mut seen: HashMap<String, (u64, &str)> = HashMap::new();
-            for g in &self.groups {
-                for n in g.positions().map(|p| p + 1) {
-                    let id = g.id_template.render(n, &g.name);
-                    if let Some((other_n, other_group)) = seen.insert(id.clone(), (n, &g.name)) {
+        // Ids are unique within a group that numbers its devices (a number renders one way).
+        // Across groups two templates can still meet ("s-{n}" and "s-1{n}"): render the ids
+        // of the smaller group and ask whether the other's template makes any of them.
+        for (i, a) in self.groups.iter().enumerate() {
+            for b in &self.groups[i + 1..] {
+                let (small, big) = if a.devices <= b.devices {
+                    (a, b)
+                } else {
+                    (b, a)
+                };
+                if !big
+                    .id_template
+                    .may_meet(&big.name, &small.id_template, &small.name)
+                {
+                    continue;
+                }
+                for n in small.positions().map(|p| p + 1) {
+                    let id = small.id_template.render(n, &small.name);
+                    if big.id_template.renders(
+                        &id,
+                        &big.name,
+                        big.first_n..=big.first_n + big.devices - 1,
+                    ) {
                         return Err(usage(format!(
-                            "device id {id:?} is given twice: device {other_n} (group {other_group}) and device {n} (group {}); change an id-template",
-                            g.name
+                            "device id {id:?} is given to a device of group {} and one of group {}; change an id-template",
+                            a.name, b.name
                         )));
                     }
                 }
@@ -758,7 +850,9 @@ impl Plan {
     /// 1/N of it), at once without a rate.
     pub fn connect_at(&self, n: u64) -> Duration {
         match self.connect_rate {
-            Some(rate) => Duration::from_secs_f64((n - 1) as f64 / rate),
+            Some(rate) => {
+                Duration::try_from_secs_f64((n - 1) as f64 / rate).unwrap_or(Duration::MAX)
+            }
             None => Duration::ZERO,
         }
     }
@@ -844,28 +938,42 @@ impl Plan {
         warnings
     }
 
-    /// `--dry-run`: this shard's plan as text.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        let w = &mut out;
+    /// `--dry-run`: this shard's plan as text, written as it is formatted (a large fleet
+    /// has a line per device): `write!(stdout, "{}", plan.dry_run())`.
+    pub fn dry_run(&self) -> impl fmt::Display + '_ {
+        DryRun(self)
+    }
+}
+
+struct DryRun<'p>(&'p Plan);
+
+impl fmt::Display for DryRun<'_> {
+    fn fmt(&self, w: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plan = self.0;
+        plan.write_dry_run(w)
+    }
+}
+
+impl Plan {
+    fn write_dry_run(&self, w: &mut fmt::Formatter<'_>) -> fmt::Result {
         let fleet = self.fleet_devices();
         let groups = self.groups.len();
-        let _ = write!(
+        write!(
             w,
             "fleet: {fleet} device{} in {groups} group{}",
             plural(fleet),
             plural(groups as u64)
-        );
+        )?;
         if let Some(path) = &self.fleet_file {
-            let _ = write!(w, " from {}", path.display());
+            write!(w, " from {}", path.display())?;
         }
-        let _ = writeln!(w, ", seed {}", self.seed);
-        let _ = writeln!(
+        writeln!(w, ", seed {}", self.seed)?;
+        writeln!(
             w,
             "shard: {} runs {} of them",
             self.shard,
             self.shard_devices()
-        );
+        )?;
         let stop = match (self.duration, self.count) {
             (None, None) => "until interrupted (Ctrl-C)".to_string(),
             (Some(d), None) => format!("for {}", humantime::format_duration(d)),
@@ -876,12 +984,12 @@ impl Plan {
                 plural(c)
             ),
         };
-        let _ = writeln!(w, "run: {stop}");
-        let _ = writeln!(
+        writeln!(w, "run: {stop}")?;
+        writeln!(
             w,
             "telemetry: {} msg/s scheduled for this shard",
             number(self.scheduled_rate())
-        );
+        )?;
         let connect = match self.connect_rate {
             Some(r) => format!(
                 "{} per second across the fleet ({} per second in this shard)",
@@ -890,41 +998,41 @@ impl Plan {
             ),
             None => "all at once".into(),
         };
-        let _ = writeln!(w, "connect: {connect}");
+        writeln!(w, "connect: {connect}")?;
         if let Some(c) = self.chaos {
-            let _ = writeln!(
+            writeln!(
                 w,
                 "chaos: {}% of the devices dropped per minute (the Will fires, they come back)",
                 number(c * 100.0)
-            );
+            )?;
         }
         if !self.bind_addrs.is_empty() {
             let addrs: Vec<String> = self.bind_addrs.iter().map(|a| a.to_string()).collect();
-            let _ = writeln!(w, "source addresses: {}", addrs.join(", "));
+            writeln!(w, "source addresses: {}", addrs.join(", "))?;
         }
         if self.verify {
-            let _ = writeln!(
+            writeln!(
                 w,
                 "verify: subscribe to {} and count lost and duplicate messages",
                 self.telemetry_filters().join(", ")
-            );
+            )?;
         }
         if let Some(r) = &self.report {
-            let _ = writeln!(w, "report: {}", r.display());
+            writeln!(w, "report: {}", r.display())?;
         }
         if !self.fail_if.is_empty() {
             let checks: Vec<String> = self.fail_if.iter().map(|t| t.to_string()).collect();
-            let _ = writeln!(w, "fail if: {} (exit 6)", checks.join(", "));
+            writeln!(w, "fail if: {} (exit 6)", checks.join(", "))?;
         }
-        let _ = writeln!(
+        writeln!(
             w,
             "commands to every device: {}",
             self.broadcast_topics().join(", ")
-        );
+        )?;
         for g in &self.groups {
             let here = self.shard_devices_of(g);
-            let _ = writeln!(w);
-            let _ = writeln!(
+            writeln!(w)?;
+            writeln!(
                 w,
                 "group {}: {} device{} (n {}-{}), {here} in this shard",
                 g.name,
@@ -932,40 +1040,40 @@ impl Plan {
                 plural(g.devices),
                 g.first_n,
                 g.first_n + g.devices - 1
-            );
-            let _ = writeln!(w, "  ids: {}", g.id_template);
-            let _ = writeln!(
+            )?;
+            writeln!(w, "  ids: {}", g.id_template)?;
+            writeln!(
                 w,
                 "  topics: {}/<id>/telemetry, status, commands, state, ack",
                 g.prefix
-            );
-            let _ = writeln!(
+            )?;
+            writeln!(
                 w,
                 "  telemetry: every {} ± {} at QoS {}, {} msg/s in this shard",
                 humantime::format_duration(g.interval),
                 g.jitter,
                 g.qos,
                 number(here as f64 / g.interval.as_secs_f64())
-            );
+            )?;
             for m in &g.metrics {
-                let _ = writeln!(w, "  metric {}: {}", m.name, m.spec);
+                writeln!(w, "  metric {}: {}", m.name, m.spec)?;
             }
-            let _ = writeln!(w, "  credentials: {}", describe_credentials(&g.credentials));
+            writeln!(w, "  credentials: {}", describe_credentials(&g.credentials))?;
         }
-        let _ = writeln!(w);
-        let _ = writeln!(w, "devices:");
+        writeln!(w)?;
+        writeln!(w, "devices:")?;
         for d in self.devices() {
-            let _ = write!(w, "  {:>6}  {}  {}", d.n, d.id, d.topics().telemetry);
+            write!(w, "  {:>6}  {}  {}", d.n, d.id, d.topics().telemetry)?;
             if let Some(a) = self.bind_addr(d.local) {
-                let _ = write!(w, "  from {a}");
+                write!(w, "  from {a}")?;
             }
             if self.connect_rate.is_some() {
                 let at = self.connect_at(d.n);
-                let _ = write!(w, "  connects at {}", seconds(at));
+                write!(w, "  connects at {}", seconds(at))?;
             }
-            let _ = writeln!(w);
+            writeln!(w)?;
         }
-        out
+        Ok(())
     }
 }
 
@@ -1262,6 +1370,13 @@ probability = 0.1
         assert!(parse_duration("fast").is_err());
         assert!(parse_duration("-1s").is_err());
         assert!(parse_interval("0s").unwrap_err().contains("more than zero"));
+        assert_eq!(parse_duration("100y"), Ok(MAX_DURATION));
+        assert!(
+            parse_duration("101y")
+                .unwrap_err()
+                .contains("at most 100 years")
+        );
+        assert!(parse_duration("500000000000y").is_err());
         assert_eq!(parse_interval("250ms"), Ok(Duration::from_millis(250)));
     }
 
@@ -1297,7 +1412,8 @@ probability = 0.1
         assert_eq!(parse_connect_rate("500"), Ok(500.0));
         assert_eq!(parse_connect_rate("30/m"), Ok(0.5));
         assert_eq!(parse_connect_rate("0.5/s"), Ok(0.5));
-        for bad in ["0/s", "-1", "fast", "5/h", "inf"] {
+        assert_eq!(parse_connect_rate("1/m"), Ok(MIN_CONNECT_RATE));
+        for bad in ["0/s", "-1", "fast", "5/h", "inf", "0.001/s", "1e-300"] {
             assert!(parse_connect_rate(bad).is_err(), "{bad}");
         }
     }
@@ -1682,8 +1798,18 @@ probability = 0.1
                 3,
                 "more than zero",
             ),
-            ("[[group]]\ndevices = 1\nqos = 3\n", 3, "qos = 3"),
-            ("[[group]]\ndevices = 0\n", 2, "at least 1"),
+            (
+                "[[group]]\ndevices = 1\nqos = 3\n",
+                3,
+                "qos must be the number 0, 1 or 2",
+            ),
+            (
+                "[[group]]\ndevices = 1\nqos = '1'\n",
+                3,
+                "qos must be the number 0, 1 or 2",
+            ),
+            ("[[group]]\ndevices = 2.5\n", 2, "a whole number"),
+            ("[[group]]\ndevices = 0\n", 2, "a whole number, at least 1"),
             ("\n\n[[group]\n", 3, ""),
             ("[[group]]\ndevices = 1\nprefix = 'a/+'\n", 3, "wildcard"),
             (
@@ -1773,18 +1899,77 @@ probability = 0.1
     #[test]
     fn ids_that_meet_across_groups_are_refused() {
         let metric = "[group.metrics.t]\nkind = 'constant'\nvalue = 1\n";
-        let text = format!(
-            "[[group]]\nname = 'a'\ndevices = 10\nid-template = 's-{{n}}'\n{metric}[[group]]\nname = 'b'\ndevices = 1\nid-template = 's-1'\n{metric}"
+        let two = |a: &str, a_devices: u64, b: &str, b_devices: u64| {
+            format!(
+                "[[group]]\nname = 'a'\ndevices = {a_devices}\nid-template = '{a}'\n{metric}\
+                 [[group]]\nname = 'b'\ndevices = {b_devices}\nid-template = '{b}'\n{metric}"
+            )
+        };
+        // Group a has n 1-10, group b starts at 11.
+        let err = fleet_err(&two("s-{n}", 10, "s-1", 1));
+        assert!(
+            err.contains("device id \"s-1\" is given to a device of group a and one of group b"),
+            "{err}"
         );
-        let err = fleet_err(&text);
-        assert!(err.contains("\"s-1\" is given twice"), "{err}");
+        let err = fleet_err(&two("s-1{n}", 10, "s-{n}", 200));
+        assert!(err.contains("is given to a device"), "{err}");
+        // The same text, different numbers: no device shares an id.
+        fleet(&two("s-{n}", 10, "s-{n}", 10), &[]).unwrap();
+        fleet(&two("s-{n:04}", 10, "s-{n}", 10), &[]).unwrap();
+        fleet(&two("{group}-{n}", 10, "{group}-{n}", 10), &[]).unwrap();
+        // b's ids s-11 ... s-20 are also what "s-1{n}" renders for n 1-10, but a has n 1-10
+        // and b has 11-20: "s-11" is a's n = 1 and b's n = 11.
+        let err = fleet_err(&two("s-1{n}", 10, "s-{n}", 10));
+        assert!(err.contains("\"s-11\""), "{err}");
+    }
+
+    #[test]
+    fn a_template_knows_which_ids_it_renders() {
+        let t = |s: &str| IdTemplate::parse(s).unwrap();
+        assert!(t("s-{n:04}").renders("s-0012", "g", 1..=100));
+        assert!(
+            !t("s-{n:04}").renders("s-12", "g", 1..=100),
+            "not padded as rendered"
+        );
+        assert!(
+            !t("s-{n:04}").renders("s-00012", "g", 1..=100),
+            "padded more than rendered"
+        );
+        assert!(t("s-{n:04}").renders("s-12345", "g", 1..=20_000));
+        assert!(!t("s-{n}").renders("s-012", "g", 1..=100));
+        assert!(
+            !t("s-{n}").renders("s-101", "g", 1..=100),
+            "out of the group's range"
+        );
+        assert!(t("{n}-{group}-{n}").renders("7-door-7", "door", 1..=9));
+        assert!(!t("{n}-{group}-{n}").renders("7-door-8", "door", 1..=9));
+        assert!(
+            t("{n}1").renders("111", "g", 1..=20),
+            "backtracks over digits"
+        );
+        assert!(t("fixed").renders("fixed", "g", 5..=5));
+        assert!(!t("fixed").renders("fixed2", "g", 5..=5));
+        for n in [1, 9, 10, 99, 100, 12345] {
+            let tpl = t("x{n:03}y{group}");
+            assert!(tpl.renders(&tpl.render(n, "g"), "g", n..=n), "{n}");
+        }
+    }
+
+    #[test]
+    fn templates_with_different_literal_ends_cannot_meet() {
+        let t = |s: &str| IdTemplate::parse(s).unwrap();
+        assert!(!t("c-{n}").may_meet("a", &t("d-{n}"), "b"));
+        assert!(!t("{group}-{n}").may_meet("door", &t("{group}-{n}"), "window"));
+        assert!(!t("{n}-x").may_meet("a", &t("{n}-y"), "b"));
+        assert!(t("s-{n}").may_meet("a", &t("s-1{n}"), "b"));
+        assert!(t("s-{n}").may_meet("a", &t("s-1"), "b"));
     }
 
     #[test]
     fn passwords_never_show() {
         let p = fleet(TWO_GROUPS, &[]).unwrap();
         assert!(!format!("{p:?}").contains("s3cret"));
-        assert!(!p.render().contains("s3cret"));
+        assert!(!p.dry_run().to_string().contains("s3cret"));
         assert_eq!(
             p.groups[1].credentials.password.as_ref().unwrap().expose(),
             "s3cret"
@@ -1807,7 +1992,7 @@ probability = 0.1
             ],
         )
         .unwrap();
-        let text = p.render();
+        let text = p.dry_run().to_string();
         for want in [
             "fleet: 5 devices in 2 groups from conf/fleet.toml, seed 7\n",
             "shard: 0/2 runs 3 of them\n",
@@ -1834,23 +2019,33 @@ probability = 0.1
 
     #[test]
     fn the_dry_run_says_how_the_run_stops() {
-        assert!(plan(&[]).render().contains("run: until interrupted"));
+        assert!(
+            plan(&[])
+                .dry_run()
+                .to_string()
+                .contains("run: until interrupted")
+        );
         assert!(
             plan(&["--count", "1"])
-                .render()
+                .dry_run()
+                .to_string()
                 .contains("run: 1 message per device\n")
         );
         assert!(
             plan(&["--count", "5", "--duration", "10s"])
-                .render()
+                .dry_run()
+                .to_string()
                 .contains("run: for 10s or 5 messages per device, whichever comes first\n")
         );
         assert!(
             plan(&["--chaos", "5%"])
-                .render()
+                .dry_run()
+                .to_string()
                 .contains("chaos: 5% of the devices dropped per minute")
         );
-        let text = plan(&["--verify", "--fail-if", "lost>0", "--report", "r.json"]).render();
+        let text = plan(&["--verify", "--fail-if", "lost>0", "--report", "r.json"])
+            .dry_run()
+            .to_string();
         assert!(
             text.contains("verify: subscribe to mqtk/sim/+/telemetry"),
             "{text}"
@@ -1956,6 +2151,6 @@ probability = 0.1
             temp_hum.is_some(),
             "a group sends the lesson's temp and hum"
         );
-        assert!(p.render().contains("devices:"));
+        assert!(p.dry_run().to_string().contains("devices:"));
     }
 }

@@ -82,7 +82,7 @@ impl Chaos {
     /// How long after the previous drop (or the device's start) the next drop comes.
     pub fn next_gap(&mut self) -> Duration {
         let e: f64 = self.rng.sample(Exp1);
-        Duration::from_secs_f64(e * self.mean_gap)
+        Duration::try_from_secs_f64(e * self.mean_gap).unwrap_or(Duration::MAX)
     }
 }
 
