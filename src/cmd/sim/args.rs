@@ -54,8 +54,12 @@ pub struct SimArgs {
     #[arg(long, env = "MQTK_SEED", value_name = "SEED")]
     pub seed: Option<u64>,
 
-    /// Client id of each device: {n} its number (from 1), {n:04} zero-padded, {group} its
-    /// group [default: sensor-{n:04}]
+    /// Client id of each device, from its number and group [default: sensor-{n:04}]
+    ///
+    /// {n:04} is the device's number (from 1) zero-padded to 4 digits ({n:01}: not padded),
+    /// {group} its group's name; {{ and }} are braces.
+    ///
+    ///     mqtk sim --devices 3 --id-template 'kitchen-{n:02}'   # kitchen-01 ... kitchen-03
     #[arg(long, env = "MQTK_ID_TEMPLATE", value_name = "TEMPLATE",
           value_parser = IdTemplate::parse)]
     pub id_template: Option<IdTemplate>,
@@ -231,6 +235,18 @@ mod tests {
         let e = parse(&["--fail-if", "p99>5"]).unwrap_err();
         assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
         assert!(e.to_string().contains("--fail-if"), "{e}");
+    }
+
+    #[test]
+    fn the_help_shows_every_placeholder_of_the_id_template() {
+        // clap turns a literal "{n}" in help into a line break: the help must not rely on it.
+        let help = Cli::command().render_long_help().to_string();
+        for placeholder in ["{n:04}", "{n:01}", "{group}", "sensor-{n:04}"] {
+            assert!(
+                help.contains(placeholder),
+                "{placeholder} missing from\n{help}"
+            );
+        }
     }
 
     #[test]

@@ -355,6 +355,27 @@ mod tests {
     }
 
     #[test]
+    fn a_device_sends_its_readings_as_telemetry_with_consecutive_seqs() {
+        let mut readings = crate::cmd::sim::generators::Readings::new(
+            &crate::cmd::sim::generators::default_metrics(),
+            0,
+            1,
+        );
+        for seq in 0..3u64 {
+            let at = Duration::from_secs(seq);
+            let payload = telemetry("sensor-0001", 1000 + seq, seq, readings.sample(at));
+            let j: Json = serde_json::from_slice(&payload).unwrap();
+            let keys: Vec<&str> = j.as_object().unwrap().keys().map(String::as_str).collect();
+            let mut sorted = keys.clone();
+            sorted.sort();
+            assert_eq!(sorted, ["device", "hum", "seq", "temp", "ts"]);
+            assert_eq!(j["seq"], seq);
+            assert!(j["temp"].is_f64() && j["hum"].is_f64());
+            assert_eq!(parse_telemetry(&payload).unwrap().seq, seq);
+        }
+    }
+
+    #[test]
     fn telemetry_escapes_what_json_needs_escaped() {
         let v = Value::Str(Arc::from("a\"b"));
         let payload = telemetry("d\"1", 0, 0, [("q\"", &v)].into_iter());
