@@ -507,19 +507,19 @@ impl Topics {
     }
 }
 
-/// One device of this shard.
+/// One device of this shard (owned, so a device task can take it).
 #[derive(Debug, Clone)]
-pub struct Device<'p> {
+pub struct Device {
     /// Its number in the whole fleet, from 1.
     pub n: u64,
     /// Its index among this shard's devices, from 0 (source address round robin).
     pub local: u64,
     pub id: String,
-    pub group: &'p Group,
+    pub group: Arc<Group>,
     seed: u64,
 }
 
-impl Device<'_> {
+impl Device {
     pub fn topics(&self) -> Topics {
         Topics::new(&self.group.prefix, &self.id)
     }
@@ -551,7 +551,7 @@ pub struct Plan {
     pub seed: u64,
     pub shard: Shard,
     /// The whole fleet's groups, in order.
-    pub groups: Vec<Group>,
+    pub groups: Vec<Arc<Group>>,
     pub fleet_file: Option<PathBuf>,
     /// Stop after this long.
     pub duration: Option<Duration>,
@@ -740,7 +740,7 @@ impl Plan {
                     .map_err(|(span, msg)| file_error(span.map(|s| line_of(text, s)), &msg))?;
                 (groups, file.seed)
             }
-            None => (vec![flags_group(args)?], None),
+            None => (vec![Arc::new(flags_group(args)?)], None),
         };
         let plan = Plan {
             seed: args.seed.or(file_seed).unwrap_or(DEFAULT_SEED),
@@ -830,7 +830,7 @@ impl Plan {
     }
 
     /// This shard's devices, in order of `n`.
-    pub fn devices(&self) -> impl Iterator<Item = Device<'_>> + '_ {
+    pub fn devices(&self) -> impl Iterator<Item = Device> + '_ {
         let Shard { index, count } = self.shard;
         self.groups.iter().flat_map(move |g| {
             let r = g.positions();
@@ -839,7 +839,7 @@ impl Plan {
                 n: p + 1,
                 local: p / count,
                 id: g.id_template.render(p + 1, &g.name),
-                group: g,
+                group: g.clone(),
                 seed: self.seed,
             })
         })
@@ -1174,14 +1174,14 @@ fn file_groups(
     file: &FleetFile,
     base: &Path,
     read: &dyn Fn(&Path) -> io::Result<String>,
-) -> Result<Vec<Group>, SpannedError> {
+) -> Result<Vec<Arc<Group>>, SpannedError> {
     if file.groups.is_empty() {
         return Err((
             None,
             "no [[group]] tables: a fleet file needs at least one".into(),
         ));
     }
-    let mut groups: Vec<Group> = Vec::new();
+    let mut groups: Vec<Arc<Group>> = Vec::new();
     let mut next_n: u64 = 1;
     for (i, spanned) in file.groups.iter().enumerate() {
         let at = Some(spanned.span().start);
@@ -1241,7 +1241,7 @@ fn file_groups(
             return Err(err("cert and key go together: give both or neither".into()));
         }
         let devices = g.devices;
-        groups.push(Group {
+        groups.push(Arc::new(Group {
             name: name.as_str().into(),
             first_n: next_n,
             devices,
@@ -1257,7 +1257,7 @@ fn file_groups(
                 cert: g.cert.as_ref().map(|p| base.join(p)),
                 key: g.key.as_ref().map(|p| base.join(p)),
             },
-        });
+        }));
         next_n = next_n
             .checked_add(devices)
             .ok_or_else(|| err("the fleet has more devices than can be counted".into()))?;
@@ -1614,8 +1614,11 @@ probability = 0.1
     #[test]
     fn shards_mix_every_group_and_count_their_devices() {
         let p = fleet(TWO_GROUPS, &["--shard", "1/2"]).unwrap();
-        let ns: Vec<(u64, &str)> = p.devices().map(|d| (d.n, &*d.group.name)).collect();
-        assert_eq!(ns, [(2, "climate"), (4, "door")]);
+        let ns: Vec<(u64, String)> = p
+            .devices()
+            .map(|d| (d.n, d.group.name.to_string()))
+            .collect();
+        assert_eq!(ns, [(2, "climate".into()), (4, "door".into())]);
         assert_eq!(p.shard_devices_of(&p.groups[0]), 1);
         assert_eq!(p.shard_devices_of(&p.groups[1]), 1);
         let p = fleet(TWO_GROUPS, &["--shard", "0/2"]).unwrap();
@@ -1655,7 +1658,7 @@ probability = 0.1
         ]);
         assert_eq!(first_values(&whole, 6), first_values(&shard, 6));
         assert_eq!(whole.connect_at(6), shard.connect_at(6));
-        fn device(p: &Plan) -> Device<'_> {
+        fn device(p: &Plan) -> Device {
             p.devices().find(|d| d.n == 6).unwrap()
         }
         let drops = |p: &Plan| {
