@@ -5,9 +5,8 @@
 use std::time::Duration;
 
 use rand::Rng;
-use rand_distr::Exp1;
 
-use super::generators::{SimRng, stream_rng};
+use super::generators::{SimRng, standard_exponential, stream_rng};
 use super::plan::Jitter;
 
 /// A device's telemetry times, as offsets from its start.
@@ -81,7 +80,7 @@ impl Chaos {
 
     /// How long after the previous drop (or the device's start) the next drop comes.
     pub fn next_gap(&mut self) -> Duration {
-        let e: f64 = self.rng.sample(Exp1);
+        let e = standard_exponential(&mut self.rng);
         Duration::try_from_secs_f64(e * self.mean_gap).unwrap_or(Duration::MAX)
     }
 }
