@@ -390,7 +390,7 @@ impl fmt::Display for IdTemplate {
 /// A topic prefix: a valid topic name without wildcards, not starting with `$` (brokers keep
 /// those for themselves) and not ending with `/`.
 pub fn parse_prefix(s: &str) -> Result<String, String> {
-    crate::conn::validate_topic_name(s).map_err(|e| format!("prefix: {e}"))?;
+    crate::topic::validate_topic_name(s).map_err(|e| format!("prefix: {e}"))?;
     if s.starts_with('$') {
         return Err(format!(
             "prefix {s:?} starts with $: brokers do not let clients publish there"
