@@ -2,8 +2,6 @@
 //! unit tests: the plan (flags and fleet file), value generators and schedules, device
 //! payloads and commands, metrics, the report, thresholds and the delivery verifier.
 
-// Only the unit tests call these cores until the device tasks dispatch `mqtk sim`.
-#![cfg_attr(not(test), expect(dead_code))]
 
 pub mod args;
 pub mod generators;
