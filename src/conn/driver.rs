@@ -19,7 +19,7 @@ use super::config::{ConnConfig, Endpoint};
 use super::link::{Link, Progress};
 use super::state::{Event, Fault, State};
 use super::transport::{self, Stream};
-use super::{AckToken, Message};
+use super::{AckToken, Message, Will};
 use crate::cli::Protocol;
 use crate::exit::{self, Failure};
 
@@ -124,16 +124,41 @@ pub async fn handshake(
     clean_start: bool,
     will: bool,
 ) -> Result<(Stream, codec::ConnAck, BytesMut), Failure> {
+    let hello = Hello {
+        client_id: &plan.cfg.client_id,
+        clean_start,
+        will: if will { plan.cfg.will.as_ref() } else { None },
+        bind: plan.bind,
+    };
+    handshake_as(plan, codec, &hello).await
+}
+
+/// Who connects: what differs between the connections of one `Plan` (`sim`'s devices share a
+/// plan and differ in these).
+pub struct Hello<'a> {
+    pub client_id: &'a str,
+    pub clean_start: bool,
+    pub will: Option<&'a Will>,
+    pub bind: transport::Bind,
+}
+
+/// Opens a stream and does the CONNECT/CONNACK exchange for `hello`.
+pub async fn handshake_as(
+    plan: &Plan,
+    codec: &codec::Codec,
+    hello: &Hello<'_>,
+) -> Result<(Stream, codec::ConnAck, BytesMut), Failure> {
     let cfg = &plan.cfg;
-    let mut stream = transport::open(cfg, plan.bind).await?;
+    let clean_start = hello.clean_start;
+    let mut stream = transport::open(cfg, hello.bind).await?;
     let mut out = BytesMut::new();
     let connect = codec::Connect {
-        client_id: &cfg.client_id,
+        client_id: hello.client_id,
         keepalive: cfg.keepalive,
         clean_start,
         username: cfg.username.as_deref(),
         password: cfg.password.as_deref(),
-        will: if will { cfg.will.as_ref() } else { None },
+        will: hello.will,
         properties: plan.connect_properties(),
         will_properties: cfg.props.will.clone(),
     };
@@ -141,7 +166,7 @@ pub async fn handshake(
         eprintln!(
             "mqtk: sending CONNECT to {} (client id {:?}, MQTT {}, clean {}, keepalive {}s{}{})",
             cfg.endpoint,
-            cfg.client_id,
+            hello.client_id,
             if cfg.protocol == Protocol::V5 {
                 "5"
             } else {
@@ -433,7 +458,7 @@ async fn purge(plan: &Plan, codec: &codec::Codec) -> Result<(), Failure> {
     Ok(())
 }
 
-fn give_up(f: &Fault) -> Option<Failure> {
+pub fn give_up(f: &Fault) -> Option<Failure> {
     match f {
         Fault::Refused { topic, size, .. } => Some(exit::rejected(format!(
             "the broker closed the connection each time it got the message to {topic:?} \
@@ -642,7 +667,7 @@ fn lost_words(e: &std::io::Error, plan: &Plan) -> String {
 
 /// `-d`: one line per packet received on stderr (CONNECT and CONNACK are traced by
 /// `handshake`, what we send by the codec).
-fn trace(p: &In) {
+pub fn trace(p: &In) {
     let rc = |r: &Option<super::Reason>| match r {
         Some(r) => format!(", reason 0x{:02x} {}", r.code, r.text),
         None => String::new(),
