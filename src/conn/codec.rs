@@ -84,6 +84,14 @@ impl std::fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
+/// The v5 properties put on every PUBLISH, SUBSCRIBE and UNSUBSCRIBE (`-D`).
+#[derive(Debug, Clone, Default)]
+pub struct Props {
+    pub publish: Option<PublishProperties>,
+    pub subscribe: Option<SubscribeProperties>,
+    pub unsubscribe: Option<UnsubscribeProperties>,
+}
+
 /// The encoder and decoder of one connection.
 #[derive(Debug, Clone)]
 pub struct Codec {
@@ -91,9 +99,8 @@ pub struct Codec {
     /// The largest packet we accept from the broker.
     pub max_incoming: usize,
     /// `-D publish ...`, `-D subscribe ...`, `-D unsubscribe ...` (v5).
-    pub publish_props: Option<PublishProperties>,
-    pub subscribe_props: Option<SubscribeProperties>,
-    pub unsubscribe_props: Option<UnsubscribeProperties>,
+    /// Behind an `Arc`: thousands of `sim` devices share one.
+    pub props: Option<std::sync::Arc<Props>>,
     /// `-d`: one line on stderr per packet encoded (never the password).
     pub trace: bool,
 }
@@ -172,9 +179,7 @@ impl Codec {
         Codec {
             protocol,
             max_incoming,
-            publish_props: None,
-            subscribe_props: None,
-            unsubscribe_props: None,
+            props: None,
             trace: false,
         }
     }
@@ -267,7 +272,7 @@ impl Codec {
         });
         let before = out.len();
         if self.v5() {
-            let mut props = self.publish_props.clone();
+            let mut props = self.props.as_ref().and_then(|p| p.publish.clone());
             if m.response_topic.is_some() || m.correlation_data.is_some() {
                 let p = props.get_or_insert_with(PublishProperties::default);
                 p.response_topic = m.response_topic.clone().or(p.response_topic.take());
@@ -351,7 +356,10 @@ impl Codec {
                     f
                 })
                 .collect();
-            let mut p = v5::Subscribe::new_many(filters, self.subscribe_props.clone());
+            let mut p = v5::Subscribe::new_many(
+                filters,
+                self.props.as_ref().and_then(|p| p.subscribe.clone()),
+            );
             p.pkid = pkid;
             let _ = p.write(out);
         } else {
@@ -367,7 +375,10 @@ impl Codec {
     pub fn unsubscribe(&self, pkid: u16, filter: &str, out: &mut BytesMut) {
         self.trace(|| format!("UNSUBSCRIBE (mid {pkid}, {filter:?})"));
         if self.v5() {
-            let mut p = v5::Unsubscribe::new(filter, self.unsubscribe_props.clone());
+            let mut p = v5::Unsubscribe::new(
+                filter,
+                self.props.as_ref().and_then(|p| p.unsubscribe.clone()),
+            );
             p.pkid = pkid;
             let _ = p.write(out);
         } else {

@@ -113,9 +113,11 @@ impl Session {
             manual_acks: cfg.manual_acks,
         };
         let mut codec = Codec::new(cfg.protocol, MAX_PACKET + 5);
-        codec.publish_props = cfg.props.publish.clone();
-        codec.subscribe_props = cfg.props.subscribe.clone();
-        codec.unsubscribe_props = cfg.props.unsubscribe.clone();
+        codec.props = Some(std::sync::Arc::new(super::codec::Props {
+            publish: cfg.props.publish.clone(),
+            subscribe: cfg.props.subscribe.clone(),
+            unsubscribe: cfg.props.unsubscribe.clone(),
+        }));
         codec.trace = cfg.debug;
         let mut state = State::new(settings, codec);
         let subscriber = !subscriptions.is_empty() || cfg.manual_acks;

@@ -433,6 +433,30 @@ impl State {
         self.events.push_back(Event::Done { tag: f.tag, result });
     }
 
+    /// Gives back the memory of collections that are empty now. A connection that is idle most
+    /// of the time (a simulated device) calls this before it waits, so it keeps no capacity
+    /// from its last burst.
+    pub fn compact(&mut self) {
+        if self.queue.is_empty() {
+            self.queue = VecDeque::new();
+        }
+        if self.flights.is_empty() {
+            self.flights = HashMap::new();
+        }
+        if self.inbound.is_empty() {
+            self.inbound = HashMap::new();
+        }
+        if self.control.is_empty() {
+            self.control = VecDeque::new();
+        }
+        if self.events.is_empty() {
+            self.events = VecDeque::new();
+        }
+        if self.written0.is_empty() {
+            self.written0 = Vec::new();
+        }
+    }
+
     /// The next event for the owner.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()

@@ -88,7 +88,7 @@ async fn open_inner(cfg: &ConnConfig, bind: Bind) -> Result<Stream, Failure> {
     let endpoint = &cfg.endpoint;
     match endpoint {
         Endpoint::Unix(path) => {
-            let s = tokio::net::UnixStream::connect(path)
+            let s = Box::pin(tokio::net::UnixStream::connect(path))
                 .await
                 .map_err(|e| connect_failure(endpoint, &io_words(&e), None))?;
             Ok(Stream::Other(Box::new(s)))
@@ -115,10 +115,10 @@ async fn open_inner(cfg: &ConnConfig, bind: Bind) -> Result<Stream, Failure> {
                     .tls
                     .as_ref()
                     .expect("a TLS endpoint has its configuration");
-                let s = tls_handshake(t, host, tcp, endpoint).await?;
-                websocket(&url, s, endpoint).await
+                let s = Box::pin(tls_handshake(t, host, tcp, endpoint)).await?;
+                Box::pin(websocket(&url, s, endpoint)).await
             } else {
-                websocket(&url, tcp, endpoint).await
+                Box::pin(websocket(&url, tcp, endpoint)).await
             }
         }
     }

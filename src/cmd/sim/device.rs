@@ -47,6 +47,11 @@ pub struct Group {
 /// What every device of the run shares.
 pub struct Fleet {
     pub metrics: Arc<Metrics>,
+    /// Handshakes in progress at once. mosquitto accepts with a backlog of 100: past it, the
+    /// kernel drops the handshake's last ACK and the client waits for the SYN-ACK to be sent
+    /// again (1 s, 3 s, 7 s, ...), so 10 000 devices connecting at once take longer than a
+    /// few at a time do.
+    pub handshakes: tokio::sync::Semaphore,
     /// When the run started: device schedules count from here.
     pub start: Instant,
     pub count: Option<u64>,
@@ -71,7 +76,9 @@ enum End {
 struct Sim<'a> {
     dev: &'a Device,
     fleet: &'a Fleet,
-    topics: super::plan::Topics,
+    /// `<prefix>/<id>`: the device's topics are this and a leaf (kept as one string: every
+    /// byte here is multiplied by the fleet).
+    base: String,
     st: State,
     readings: super::generators::Readings,
     schedule: super::schedule::Schedule,
@@ -122,13 +129,7 @@ pub async fn run(
         control: CONTROL,
         in_flight: VecDeque::new(),
         reboot: false,
-        topics,
-    };
-    let will = Will {
-        topic: sim.topics.status.clone(),
-        payload: Bytes::from(payload::offline(&dev.id)),
-        qos: 1,
-        retain: true,
+        base: format!("{}/{}", dev.group.prefix, dev.id),
     };
     let mut backoff = dev.backoff();
     let mut chaos = fleet.chaos.map(|c| dev.chaos(c));
@@ -141,36 +142,55 @@ pub async fn run(
             if *stop.borrow() || sim.count_done() {
                 return sim.outcome();
             }
+            let telemetry_at = (reconnect && !sim.all_sent()).then(|| device_start + sim.next);
+            let wake = telemetry_at.map_or(reconnect_at, |t| t.min(reconnect_at));
             tokio::select! {
                 biased;
                 _ = stop.changed() => {}
-                () = tokio::time::sleep_until(reconnect_at) => break,
-                () = tokio::time::sleep_until(device_start + sim.next), if reconnect && !sim.all_sent() => {
-                    sim.telemetry(device_start);
+                () = tokio::time::sleep_until(wake) => {
+                    if telemetry_at.is_some_and(|t| t <= Instant::now()) {
+                        sim.telemetry(device_start);
+                    }
+                    if reconnect_at <= Instant::now() {
+                        break;
+                    }
                 }
             }
         }
+        // Built for each attempt rather than kept: an idle device does not need it.
+        let will = Will {
+            topic: sim.topic("status"),
+            payload: Bytes::from(payload::offline(&dev.id)),
+            qos: 1,
+            retain: true,
+        };
         let hello = Hello {
             client_id: &dev.id,
             clean_start: true,
             will: Some(&will),
             bind,
         };
+        let permit = fleet.handshakes.acquire().await;
         let t0 = Instant::now();
-        let (stream, connack, rest) =
-            match driver::handshake_as(&group.conn, sim.st.codec(), &hello).await {
-                Ok(x) => x,
-                Err(f) => {
-                    fleet.metrics.error(if f.status == ExitStatus::Refused {
-                        ErrorKind::Refused
-                    } else {
-                        ErrorKind::Connect
-                    });
-                    reconnect = true;
-                    reconnect_at = Instant::now() + backoff.next_delay();
-                    continue;
+        // Boxed: its state is needed only while connecting.
+        let attempt = Box::pin(driver::handshake_as(&group.conn, sim.st.codec(), &hello)).await;
+        drop(permit);
+        let (stream, connack, rest) = match attempt {
+            Ok(x) => x,
+            Err(f) => {
+                if group.conn.cfg.debug {
+                    eprintln!("mqtk sim: {}: {}", dev.id, f.message);
                 }
-            };
+                fleet.metrics.error(if f.status == ExitStatus::Refused {
+                    ErrorKind::Refused
+                } else {
+                    ErrorKind::Connect
+                });
+                reconnect = true;
+                reconnect_at = Instant::now() + backoff.next_delay();
+                continue;
+            }
+        };
         fleet.metrics.connected(t0.elapsed(), reconnect);
         reconnect = true;
         sim.st.connected(
@@ -181,9 +201,9 @@ pub async fn run(
         );
         let ts = payload::unix_ms(SystemTime::now());
         let online = payload::online(&dev.id, ts);
-        sim.control(&sim.topics.status.clone(), online, true);
+        sim.control(&sim.topic("status"), online, true);
         let chaos_at = chaos.as_mut().map(|c| Instant::now() + c.next_gap());
-        let link = Link::new(stream, rest);
+        let link = Link::frugal(stream, rest);
         let end = sim.connected(link, device_start, chaos_at, &mut stop).await;
         match end {
             End::Stop => return sim.outcome(),
@@ -204,6 +224,10 @@ pub async fn run(
 }
 
 impl Sim<'_> {
+    fn topic(&self, leaf: &str) -> String {
+        format!("{}/{leaf}", self.base)
+    }
+
     fn outcome(&self) -> Outcome {
         Outcome {
             id: self.dev.id.clone(),
@@ -232,7 +256,7 @@ impl Sim<'_> {
                 let body =
                     payload::telemetry(&self.dev.id, ts, self.seq, self.readings.sample(self.next));
                 let qos = self.dev.group.qos;
-                let m = Message::new(self.topics.telemetry.clone(), body, qos, false);
+                let m = Message::new(self.topic("telemetry"), body, qos, false);
                 self.st.publish(self.seq, m);
                 if qos > 0 {
                     self.in_flight.push_back((self.seq, now));
@@ -262,7 +286,7 @@ impl Sim<'_> {
                 .metrics
                 .command_round_trip(Duration::from_millis(ts - sent));
         }
-        let ack_topic = self.topics.ack.clone();
+        let ack_topic = self.topic("ack");
         match payload::parse_command(&m.payload) {
             Ok(cmd) => {
                 self.fleet.metrics.command(true);
@@ -292,7 +316,7 @@ impl Sim<'_> {
             interval: self.schedule.interval(),
         };
         let body = payload::state(&self.dev.id, &state, ts);
-        let topic = self.topics.state.clone();
+        let topic = self.topic("state");
         self.control(&topic, body, true);
     }
 
@@ -375,25 +399,31 @@ impl Sim<'_> {
             }
             if self.reboot {
                 self.reboot = false;
-                // The ack goes out first; then the socket is dropped without DISCONNECT.
-                let _ = tokio::time::timeout(Duration::from_millis(200), async {
-                    while !link.is_flushed() {
-                        if link.io(false).await.is_err() {
-                            break;
-                        }
-                    }
-                })
-                .await;
+                // The ack goes out (and is acknowledged) first; then the socket is dropped
+                // without DISCONNECT.
+                Box::pin(self.settle(&mut link, Duration::from_millis(500))).await;
                 return End::Dropped(REBOOT_DELAY);
             }
             if *stop.borrow() || self.count_done() {
-                self.goodbye(link).await;
+                // Boxed: needed once, at the end.
+                Box::pin(self.goodbye(link)).await;
                 return End::Stop;
             }
             let deadline = self.st.deadline().map(Instant::from_std);
             if let Err(_timeout) = self.st.check(std::time::Instant::now()) {
                 return End::Lost;
             }
+            self.st.compact();
+            if self.in_flight.is_empty() {
+                self.in_flight = VecDeque::new();
+            }
+            // One timer for the three things that fall due (a timer is 112 bytes of every
+            // device's memory).
+            let telemetry_at = (!self.all_sent()).then(|| device_start + self.next);
+            let wake = [telemetry_at, deadline, chaos_at]
+                .into_iter()
+                .flatten()
+                .min();
             tokio::select! {
                 biased;
                 _ = stop.changed() => {}
@@ -403,26 +433,26 @@ impl Sim<'_> {
                     Ok(Progress::Flushed) => self.st.flushed(),
                     Ok(Progress::Closed) | Err(_) => return End::Lost,
                 },
-                () = tokio::time::sleep_until(device_start + self.next), if !self.all_sent() => {
-                    self.telemetry(device_start);
-                }
-                () = sleep_until(deadline) => {}
-                () = sleep_until(chaos_at) => {
-                    return End::Dropped(Duration::from_millis(500));
+                () = sleep_until(wake) => {
+                    let now = Instant::now();
+                    if chaos_at.is_some_and(|t| t <= now) {
+                        return End::Dropped(Duration::from_millis(500));
+                    }
+                    if telemetry_at.is_some_and(|t| t <= now) {
+                        self.telemetry(device_start);
+                    }
                 }
             }
         }
     }
 
-    /// A clean stop: `offline` on /status, everything settled (bounded), DISCONNECT.
-    async fn goodbye(&mut self, mut link: Link) {
-        let offline = payload::offline(&self.dev.id);
-        let topic = self.topics.status.clone();
-        self.control(&topic, offline, true);
+    /// Sends what is queued and waits until the broker has acknowledged everything, at most
+    /// `limit`; false when it did not come to that.
+    async fn settle(&mut self, link: &mut Link, limit: Duration) -> bool {
         let settle = async {
             loop {
                 self.events();
-                if !self.send(&mut link) {
+                if !self.send(link) {
                     return false;
                 }
                 if self.st.outstanding() == 0 {
@@ -430,7 +460,7 @@ impl Sim<'_> {
                 }
                 match link.io(true).await {
                     Ok(Progress::Read) => {
-                        if !self.read(&mut link) {
+                        if !self.read(link) {
                             return false;
                         }
                     }
@@ -440,11 +470,15 @@ impl Sim<'_> {
                 }
             }
         };
-        let settled = matches!(
-            tokio::time::timeout(Duration::from_secs(5), settle).await,
-            Ok(true)
-        );
-        if !settled {
+        matches!(tokio::time::timeout(limit, settle).await, Ok(true))
+    }
+
+    /// A clean stop: `offline` on /status, everything settled (bounded), DISCONNECT.
+    async fn goodbye(&mut self, mut link: Link) {
+        let offline = payload::offline(&self.dev.id);
+        let topic = self.topic("status");
+        self.control(&topic, offline, true);
+        if !self.settle(&mut link, Duration::from_secs(5)).await {
             self.fleet.metrics.error(ErrorKind::Timeout);
         }
         self.st.codec().disconnect(None, &mut link.out);

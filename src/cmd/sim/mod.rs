@@ -46,6 +46,9 @@ const DEFAULTS: Defaults = Defaults {
     ],
 };
 
+/// Devices connecting at the same moment, at most (see `Fleet::handshakes`).
+const HANDSHAKES: usize = 64;
+
 /// How long after the devices stop the verifier waits for telemetry still on its way.
 const VERIFY_DRAIN: Duration = Duration::from_secs(5);
 
@@ -72,6 +75,7 @@ pub async fn run(args: SimCommand) -> anyhow::Result<()> {
     let started = Instant::now();
     let fleet = Arc::new(Fleet {
         metrics: metrics.clone(),
+        handshakes: tokio::sync::Semaphore::new(HANDSHAKES),
         start: started,
         count: plan.count,
         chaos: plan.chaos,
@@ -228,7 +232,10 @@ fn group_connections(
         }
         cfg.manual_acks = false;
         let mut codec = Codec::new(cfg.protocol, MAX_PACKET + 5);
-        codec.publish_props = cfg.props.publish.clone();
+        codec.props = Some(Arc::new(crate::conn::codec::Props {
+            publish: cfg.props.publish.clone(),
+            ..Default::default()
+        }));
         let settings = Settings {
             window: cfg.max_inflight.max(1),
             keepalive: Duration::from_secs(cfg.keepalive.into()),
@@ -377,5 +384,52 @@ async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::ConnArgs;
+    use crate::conn::codec::Codec;
+
+    /// An idle device is its task's future plus a few small allocations; the future must not
+    /// carry the handshake's or the goodbye's state (they are boxed while they run).
+    #[test]
+    fn a_device_task_stays_small() {
+        let plan = Plan::from_args(&args::SimArgs::default()).unwrap();
+        let dev = plan.devices().next().unwrap();
+        let cfg = ConnConfig::from_args(&ConnArgs::default(), &DEFAULTS).unwrap();
+        let group = Arc::new(Group {
+            conn: driver::Plan {
+                cfg,
+                run_session: false,
+                linger: Duration::ZERO,
+                reconnect_timeout: None,
+                bind: None,
+            },
+            codec: Codec::new(Protocol::V311, 1000),
+            settings: Settings {
+                window: 20,
+                keepalive: Duration::from_secs(60),
+                manual_acks: false,
+            },
+        });
+        let fleet = Arc::new(Fleet {
+            metrics: Arc::new(Metrics::new()),
+            handshakes: tokio::sync::Semaphore::new(1),
+            start: Instant::now(),
+            count: None,
+            chaos: None,
+        });
+        let (_tx, rx) = watch::channel(false);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        let task = device::run(dev, group, fleet, Duration::ZERO, None, rx);
+        let size = std::mem::size_of_val(&task);
+        assert!(size <= 3 * 1024, "a device's future is {size} bytes");
     }
 }
