@@ -547,7 +547,9 @@ pub struct OutputArgs {
     /// %I ISO 8601 time, %U Unix time, %j/%J JSON, v5: %A topic alias, %C content type,
     /// %D correlation data, %E expiry, %F payload format, %P user properties, %R response topic,
     /// %S subscription id; @H @M @S ... strftime, @N nanoseconds; \n \t ... escapes.
-    /// Flags, width and precision as in printf: %-20t, %08l, %.10p.
+    /// Flags, width and precision as in printf: %-20t, %08l, %.10p. A width pads and never
+    /// cuts; a precision cuts text and payloads to that many characters (%.10p) and gives
+    /// numbers at least that many digits (%.3q is 001). %j and %J take neither.
     #[arg(short = 'F', value_name = "FORMAT", allow_hyphen_values = true)]
     pub format_string: Option<String>,
 
