@@ -1311,7 +1311,9 @@ impl Fallbacks {
                     "{key} in {origin}: -D properties cannot come from a profile"
                 )));
             }
-            let given = words.typed(id) || self.given(id);
+            // A flag switched off in the environment is given too (MQTK_DEBUG=0 beats
+            // `debug = true`).
+            let given = words.typed(id) || self.given(id) || self.unset.iter().any(|u| u == id);
             if given
                 || (url_given && URL_PARTS.contains(&id))
                 || conflicts_with_typed(sub, arg, words)

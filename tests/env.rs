@@ -486,6 +486,37 @@ fn bad_profile_values_name_the_profile_the_file_and_the_key() {
     }
 }
 
+/// A flag switched off in the environment beats the profile's `true`; the profile's value
+/// applies otherwise. Profile strings are taken whole (`pw = "-sekrit"` is not split into flags).
+#[test]
+fn a_flag_switched_off_in_the_environment_beats_the_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(BrokerConfig::plain());
+    let xdg = config(
+        dir.path(),
+        &format!(
+            "[profile.d]\nhost = \"127.0.0.1\"\nport = {}\ndebug = true\n\
+             will-topic = \"-w\"\nwill-payload = \"-1\"\n",
+            broker.port
+        ),
+    );
+    let run = |env: Option<(&str, &str)>| {
+        let mut c = cmd();
+        c.env("XDG_CONFIG_HOME", &xdg)
+            .args(["pub", "--profile", "d", "-t", "x", "-m", "x"]);
+        if let Some((k, v)) = env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let (code, err) = code_and_stderr(&run(None));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("sending CONNECT"), "{err}");
+    let (code, err) = code_and_stderr(&run(Some(("MQTK_DEBUG", "0"))));
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("sending CONNECT"), "{err}");
+}
+
 // ---- secrets -----------------------------------------------------------------------------------
 
 /// D10: a URL error from -L, MQTK_URL or a profile's url shows the URL with `***` for the
