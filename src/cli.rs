@@ -1050,14 +1050,10 @@ impl Cli {
         let words = Words::read(sub, &args[at + 1..]);
         let mut fallbacks = Fallbacks::default();
         fallbacks.read_env(sub, &words)?;
-        let profile = match (
-            &words.profile,
-            sub.get_arguments().any(|a| a.get_id() == "profile"),
-        ) {
-            (Some(name), _) => Some(name.clone()),
-            (None, true) => std::env::var("MQTK_PROFILE").ok(),
-            (None, false) => None,
-        };
+        let profile = words.profile.clone().or_else(|| {
+            let var = find_id(sub, "profile")?.get_env()?;
+            std::env::var(var).ok()
+        });
         if let Some(name) = profile {
             fallbacks.read_profile(sub, &words, &name)?;
         }
