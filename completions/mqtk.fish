@@ -50,7 +50,7 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s k -l keepalive -d 'Kee
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s x -l session-expiry -d 'Session expiry in seconds (v5); -1 means never [default with -c: never]' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s V -l protocol-version -d 'MQTT protocol version: 311 or 5' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s u -l username -d 'User name' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s P -l pw -d 'Password; without a value, prompt for it on the terminal' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -s P -l pw -d 'Password; -P with no value prompts for it on the terminal' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l password-file -d 'Read the password from the first line of a file' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l cafile -d 'Trust the CA certificates in this PEM file (turns on TLS)' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand pub" -l capath -d 'Trust every PEM CA certificate in this directory (turns on TLS)' -r -f -a "(__fish_complete_directories)"
@@ -100,7 +100,7 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s k -l keepalive -d 'Kee
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s x -l session-expiry -d 'Session expiry in seconds (v5); -1 means never [default with -c: never]' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s V -l protocol-version -d 'MQTT protocol version: 311 or 5' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s u -l username -d 'User name' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s P -l pw -d 'Password; without a value, prompt for it on the terminal' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s P -l pw -d 'Password; -P with no value prompts for it on the terminal' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l password-file -d 'Read the password from the first line of a file' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l cafile -d 'Trust the CA certificates in this PEM file (turns on TLS)' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l capath -d 'Trust every PEM CA certificate in this directory (turns on TLS)' -r -f -a "(__fish_complete_directories)"
@@ -155,7 +155,7 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s k -l keepalive -d 'Keep
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s x -l session-expiry -d 'Session expiry in seconds (v5); -1 means never [default with -c: never]' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s V -l protocol-version -d 'MQTT protocol version: 311 or 5' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s u -l username -d 'User name' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s P -l pw -d 'Password; without a value, prompt for it on the terminal' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -s P -l pw -d 'Password; -P with no value prompts for it on the terminal' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l password-file -d 'Read the password from the first line of a file' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l cafile -d 'Trust the CA certificates in this PEM file (turns on TLS)' -r -F
 complete -c mqtk -n "__fish_mqtk_using_subcommand rr" -l capath -d 'Trust every PEM CA certificate in this directory (turns on TLS)' -r -f -a "(__fish_complete_directories)"

@@ -28,6 +28,10 @@ mod walkthrough;
 // tests/support itself: brokers start, restart and are reachable.
 mod harness;
 
+// Where values come from: words that start with '-', MQTK_* variables, --profile; no password
+// in errors, traces, --help or argv.
+mod env;
+
 // `mqtk pub`: sources, QoS, retain, wills, properties, line mode, reconnects, exit codes.
 mod publish;
 

@@ -280,6 +280,31 @@ fn format_string_on_311() {
     );
 }
 
+/// The help's own example, `%.10p`, cuts the payload; a JSON specifier with a width is
+/// refused before connecting.
+#[test]
+fn format_string_precision_cuts_the_payload_as_the_help_says() {
+    let broker = Broker::start(BrokerConfig::plain());
+    let t = unique_topic("fmtp");
+    let mut s = sub(
+        &broker,
+        &["-t", &t, "-C", "1", "-F", "[%.10p] [%.4t] [%.3l]"],
+    );
+    mosquitto_pub(&broker, &["-t", &t, "-m", "abcdefghijklmnopqrstuvwxyz"]);
+    assert_eq!(s.wait(LIMIT), 0, "{}", s.stderr());
+    assert_eq!(s.stdout(), format!("[abcdefghij] [{}] [026]\n", &t[..4]));
+    let out = cmd()
+        .args(sub_args(&broker, &["-t", &t, "-F", "%5j"]))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("mqtk sub: error: %j takes no flags, width or precision"),
+        "{err}"
+    );
+}
+
 #[test]
 fn format_string_on_5_shows_properties() {
     let broker = Broker::start(BrokerConfig::plain());

@@ -56,8 +56,12 @@ impl Plan {
             }
             Ok(())
         };
-        // As mosquitto_sub: the topic of a -L URL is one more filter.
-        let mut filters = args.topics.clone();
+        // As mosquitto_sub: the topic of a -L URL is one more filter. It replaces MQTK_TOPIC,
+        // as in pub: command line > URL > environment.
+        let mut filters = match &cfg.url_topic {
+            Some(_) if !args.conn.on_command_line("topics") => Vec::new(),
+            _ => args.topics.clone(),
+        };
         filters.extend(cfg.url_topic.clone());
         check("topic filter (-t)", &filters)?;
         check("filter (-T)", &args.filter_out)?;
