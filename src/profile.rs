@@ -33,7 +33,29 @@ pub fn load(
     let path = config_path().ok_or("--profile: neither XDG_CONFIG_HOME nor HOME is set")?;
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("--profile {name}: cannot read {} ({e})", path.display()))?;
-    to_args(&text, name, is_flag, given).map_err(|e| format!("{}: {e}", path.display()))
+    let words =
+        to_args(&text, name, &is_flag, &given).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(w) = credentials_warning(name, &words, given("username")) {
+        eprintln!("mqtk: warning: {w}");
+    }
+    Ok(words)
+}
+
+/// A password from the profile for a user name from somewhere else (`--profile lab -u other`)
+/// is most likely the wrong password: say so before the broker answers "not authorized".
+pub fn credentials_warning(name: &str, words: &[OsString], user_given: bool) -> Option<String> {
+    let source = words.iter().find_map(|w| {
+        let w = w.to_str()?;
+        ["--password-file", "--pw"]
+            .into_iter()
+            .find(|flag| w == *flag || w.starts_with(&format!("{flag}=")))
+    })?;
+    user_given.then(|| {
+        format!(
+            "the user name comes from the command line, a URL or MQTK_USERNAME, and the \
+             password from {source} in [profile.{name}]: make sure they belong together"
+        )
+    })
 }
 
 /// Profile `name` of a config file's text as `--flag value` words, leaving out the flags
@@ -115,6 +137,16 @@ nonsense = 1
                 "/pw"
             ]
         );
+    }
+
+    #[test]
+    fn a_profile_password_for_another_user_name_is_warned_about() {
+        let words = to_args(FILE, "home", flags, |_| false).unwrap();
+        let w = credentials_warning("home", &words, true).unwrap();
+        assert!(w.contains("--password-file in [profile.home]"), "{w}");
+        assert_eq!(credentials_warning("home", &words, false), None);
+        let words = to_args(FILE, "home", flags, |k| k == "password-file").unwrap();
+        assert_eq!(credentials_warning("home", &words, true), None);
     }
 
     #[test]
