@@ -29,7 +29,6 @@ Register-ArgumentCompleter -Native -CommandName 'mqtk' -ScriptBlock {
             [CompletionResult]::new('rr', 'rr', [CompletionResultType]::ParameterValue, 'Request/response: publish one request and print the first response')
             [CompletionResult]::new('certgen', 'certgen', [CompletionResultType]::ParameterValue, 'Make a private CA, server and client certificates, and a mosquitto TLS listener')
             [CompletionResult]::new('passwd', 'passwd', [CompletionResultType]::ParameterValue, 'Create and edit mosquitto password files; check a password against one')
-            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions and man pages (for packagers)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -155,8 +154,8 @@ Register-ArgumentCompleter -Native -CommandName 'mqtk' -ScriptBlock {
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Fill in connection flags from [profile.NAME] in $XDG_CONFIG_HOME/mqtk/config.toml')
             [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit as soon as the broker has acknowledged the subscriptions')
             [CompletionResult]::new('-R', '-R ', [CompletionResultType]::ParameterName, 'Do not print retained messages (v5: ask the broker not to send them)')
-            [CompletionResult]::new('--retained-only', '--retained-only', [CompletionResultType]::ParameterName, 'Print only retained messages; exit at the first message that is not retained')
-            [CompletionResult]::new('--remove-retained', '--remove-retained', [CompletionResultType]::ParameterName, 'Clear every retained message received (publish an empty retained message to its topic)')
+            [CompletionResult]::new('--retained-only', '--retained-only', [CompletionResultType]::ParameterName, 'Print only retained messages; exit 0 once the broker has sent them all')
+            [CompletionResult]::new('--remove-retained', '--remove-retained', [CompletionResultType]::ParameterName, 'Clear every retained message received (publish an empty retained message to its topic); exit 0 once all are cleared')
             [CompletionResult]::new('--retain-as-published', '--retain-as-published', [CompletionResultType]::ParameterName, 'v5: keep the retain flag of forwarded messages as the publisher set it')
             [CompletionResult]::new('--no-local', '--no-local', [CompletionResultType]::ParameterName, 'v5: do not receive messages this client publishes')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print "topic payload" ("topic (null)" for an empty payload)')
@@ -281,17 +280,12 @@ Register-ArgumentCompleter -Native -CommandName 'mqtk' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (`-h` is the broker host, as in mosquitto''s clients)')
             break
         }
-        'mqtk;generate' {
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (`-h` is the broker host, as in mosquitto''s clients)')
-            break
-        }
         'mqtk;help' {
             [CompletionResult]::new('pub', 'pub', [CompletionResultType]::ParameterValue, 'Publish messages: from an argument, a file, stdin, or stdin line by line')
             [CompletionResult]::new('sub', 'sub', [CompletionResultType]::ParameterValue, 'Subscribe and print messages as they arrive')
             [CompletionResult]::new('rr', 'rr', [CompletionResultType]::ParameterValue, 'Request/response: publish one request and print the first response')
             [CompletionResult]::new('certgen', 'certgen', [CompletionResultType]::ParameterValue, 'Make a private CA, server and client certificates, and a mosquitto TLS listener')
             [CompletionResult]::new('passwd', 'passwd', [CompletionResultType]::ParameterValue, 'Create and edit mosquitto password files; check a password against one')
-            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions and man pages (for packagers)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -308,9 +302,6 @@ Register-ArgumentCompleter -Native -CommandName 'mqtk' -ScriptBlock {
             break
         }
         'mqtk;help;passwd' {
-            break
-        }
-        'mqtk;help;generate' {
             break
         }
         'mqtk;help;help' {

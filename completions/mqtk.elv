@@ -26,7 +26,6 @@ set edit:completion:arg-completer[mqtk] = {|@words|
             cand rr 'Request/response: publish one request and print the first response'
             cand certgen 'Make a private CA, server and client certificates, and a mosquitto TLS listener'
             cand passwd 'Create and edit mosquitto password files; check a password against one'
-            cand generate 'Write shell completions and man pages (for packagers)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mqtk;pub'= {
@@ -150,8 +149,8 @@ set edit:completion:arg-completer[mqtk] = {|@words|
             cand --profile 'Fill in connection flags from [profile.NAME] in $XDG_CONFIG_HOME/mqtk/config.toml'
             cand -E 'Exit as soon as the broker has acknowledged the subscriptions'
             cand -R 'Do not print retained messages (v5: ask the broker not to send them)'
-            cand --retained-only 'Print only retained messages; exit at the first message that is not retained'
-            cand --remove-retained 'Clear every retained message received (publish an empty retained message to its topic)'
+            cand --retained-only 'Print only retained messages; exit 0 once the broker has sent them all'
+            cand --remove-retained 'Clear every retained message received (publish an empty retained message to its topic); exit 0 once all are cleared'
             cand --retain-as-published 'v5: keep the retain flag of forwarded messages as the publisher set it'
             cand --no-local 'v5: do not receive messages this client publishes'
             cand -v 'Print "topic payload" ("topic (null)" for an empty payload)'
@@ -272,16 +271,12 @@ set edit:completion:arg-completer[mqtk] = {|@words|
             cand --verify 'Exit 0 when PASSWORD (or the one typed) matches the user''s entry, 1 when not'
             cand --help 'Print help (`-h` is the broker host, as in mosquitto''s clients)'
         }
-        &'mqtk;generate'= {
-            cand --help 'Print help (`-h` is the broker host, as in mosquitto''s clients)'
-        }
         &'mqtk;help'= {
             cand pub 'Publish messages: from an argument, a file, stdin, or stdin line by line'
             cand sub 'Subscribe and print messages as they arrive'
             cand rr 'Request/response: publish one request and print the first response'
             cand certgen 'Make a private CA, server and client certificates, and a mosquitto TLS listener'
             cand passwd 'Create and edit mosquitto password files; check a password against one'
-            cand generate 'Write shell completions and man pages (for packagers)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mqtk;help;pub'= {
@@ -293,8 +288,6 @@ set edit:completion:arg-completer[mqtk] = {|@words|
         &'mqtk;help;certgen'= {
         }
         &'mqtk;help;passwd'= {
-        }
-        &'mqtk;help;generate'= {
         }
         &'mqtk;help;help'= {
         }
