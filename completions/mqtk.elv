@@ -24,9 +24,9 @@ set edit:completion:arg-completer[mqtk] = {|@words|
             cand pub 'Publish messages: from an argument, a file, stdin, or stdin line by line'
             cand sub 'Subscribe and print messages as they arrive'
             cand rr 'Request/response: publish one request and print the first response'
+            cand sim 'Simulate a fleet of sensor devices, each with its own connection'
             cand certgen 'Make a private CA, server and client certificates, and a mosquitto TLS listener'
             cand passwd 'Create and edit mosquitto password files; check a password against one'
-            cand generate 'Write shell completions and man pages (for packagers)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mqtk;pub'= {
@@ -150,8 +150,8 @@ set edit:completion:arg-completer[mqtk] = {|@words|
             cand --profile 'Fill in connection flags from [profile.NAME] in $XDG_CONFIG_HOME/mqtk/config.toml'
             cand -E 'Exit as soon as the broker has acknowledged the subscriptions'
             cand -R 'Do not print retained messages (v5: ask the broker not to send them)'
-            cand --retained-only 'Print only retained messages; exit at the first message that is not retained'
-            cand --remove-retained 'Clear every retained message received (publish an empty retained message to its topic)'
+            cand --retained-only 'Print only retained messages; exit 0 once the broker has sent them all'
+            cand --remove-retained 'Clear every retained message received (publish an empty retained message to its topic); exit 0 once all are cleared'
             cand --retain-as-published 'v5: keep the retain flag of forwarded messages as the publisher set it'
             cand --no-local 'v5: do not receive messages this client publishes'
             cand -v 'Print "topic payload" ("topic (null)" for an empty payload)'
@@ -242,6 +242,74 @@ set edit:completion:arg-completer[mqtk] = {|@words|
             cand --quiet 'Print no runtime errors (usage errors are still printed)'
             cand --help 'Print help (`-h` is the broker host, as in mosquitto''s clients)'
         }
+        &'mqtk;sim'= {
+            cand --devices 'Simulate N devices (the whole fleet, all shards together) [default: 10]'
+            cand --fleet 'Read groups of devices, their metrics, rates and credentials from a TOML file'
+            cand --interval 'Publish telemetry every DURATION: 500ms, 1s, 5m [default: 1s]'
+            cand --jitter 'Move each interval by up to ± DURATION or ± a percentage of it: 100ms, 10% [default: 0]'
+            cand -q 'Quality of service of the telemetry: 0, 1 or 2 [default: 1]'
+            cand --qos 'Quality of service of the telemetry: 0, 1 or 2 [default: 1]'
+            cand --duration 'Stop after DURATION (each device publishes "offline" and disconnects)'
+            cand --count 'Stop each device after N telemetry messages'
+            cand --seed 'Seed every value and schedule: the same seed gives the same run [default: 0]'
+            cand --id-template 'Client id of each device, from its number and group [default: sensor-{n:04}]'
+            cand --prefix 'Put each device''s topics under PREFIX/<id>/ [default: mqtk/sim]'
+            cand --shard 'Run only slice K of N of the fleet (K from 0), for N processes sharing one fleet'
+            cand --connect-rate 'Open at most RATE connections per second across the fleet: 500/s, 30/m'
+            cand --chaos 'Drop RATE of the devices per minute abruptly, at random times: 0.05 or 5%'
+            cand --bind-addr 'Spread the connections over these local source addresses (comma-separated)'
+            cand --report 'Write the final report as JSON to FILE'
+            cand --fail-if 'Exit 6 when EXPR holds at the end (repeatable): ''errors>0'', ''p99_ack_ms>50'', ''lost>0'''
+            cand -h 'Broker host name or IP address [default: localhost]'
+            cand --host 'Broker host name or IP address [default: localhost]'
+            cand -p 'Broker port [default: 1883; with TLS 8883; WebSockets 80, with TLS 443]'
+            cand --port 'Broker port [default: 1883; with TLS 8883; WebSockets 80, with TLS 443]'
+            cand -L 'Broker URL: mqtt[s]://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (also ws://, wss://)'
+            cand --url 'Broker URL: mqtt[s]://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (also ws://, wss://)'
+            cand --unix 'Connect through a Unix domain socket instead of TCP'
+            cand -i 'Client id [default: mqtk-<pid>]'
+            cand --id 'Client id [default: mqtk-<pid>]'
+            cand -I 'Client id prefix; the process id is appended'
+            cand --id-prefix 'Client id prefix; the process id is appended'
+            cand -k 'Keep-alive interval in seconds (5 to 65535)'
+            cand --keepalive 'Keep-alive interval in seconds (5 to 65535)'
+            cand -x 'Session expiry in seconds (v5); -1 means never [default with -c: never]'
+            cand --session-expiry 'Session expiry in seconds (v5); -1 means never [default with -c: never]'
+            cand -V 'MQTT protocol version: 311 or 5'
+            cand --protocol-version 'MQTT protocol version: 311 or 5'
+            cand -u 'User name'
+            cand --username 'User name'
+            cand -P 'Password; -P with no value prompts for it on the terminal'
+            cand --pw 'Password; -P with no value prompts for it on the terminal'
+            cand --password-file 'Read the password from the first line of a file'
+            cand --cafile 'Trust the CA certificates in this PEM file (turns on TLS)'
+            cand --capath 'Trust every PEM CA certificate in this directory (turns on TLS)'
+            cand --cert 'Client certificate (PEM) for mutual TLS; needs --key'
+            cand --key 'Private key of --cert (PEM: PKCS#8, SEC1 or RSA; not encrypted)'
+            cand --tls-version 'Oldest TLS version to accept: tlsv1.2 (default: 1.2 or 1.3) or tlsv1.3 (1.3 only)'
+            cand --tls-alpn 'Offer this ALPN protocol in the TLS handshake (e.g. x-amzn-mqtt-ca)'
+            cand --ws-path 'HTTP path of the broker''s WebSocket endpoint [default: /mqtt]'
+            cand --will-topic 'Topic of the Last Will, published by the broker if this client dies'
+            cand --will-payload 'Payload of the Last Will'
+            cand --will-qos 'QoS of the Last Will'
+            cand -D 'MQTT v5 property: -D CMD NAME VALUE (user-property takes NAME VALUE)'
+            cand --property 'MQTT v5 property: -D CMD NAME VALUE (user-property takes NAME VALUE)'
+            cand -M 'Maximum QoS 1/2 messages in flight at once (1 to 65535)'
+            cand --max-inflight 'Maximum QoS 1/2 messages in flight at once (1 to 65535)'
+            cand --profile 'Fill in connection flags from [profile.NAME] in $XDG_CONFIG_HOME/mqtk/config.toml'
+            cand --verify 'Also subscribe to the fleet''s telemetry and count lost and duplicate messages'
+            cand --dry-run 'Print this shard''s plan (devices, topics, rates) and exit without connecting'
+            cand -c 'Keep the session on the broker after disconnecting (needs -i)'
+            cand --disable-clean-session 'Keep the session on the broker after disconnecting (needs -i)'
+            cand --insecure 'Do not check that the broker''s certificate carries the host name (the chain is still verified)'
+            cand --tls-use-os-certs 'Trust the operating system''s CA certificates (turns on TLS)'
+            cand --ws 'Connect over WebSockets to -h and -p (with TLS options: secure WebSockets)'
+            cand --will-retain 'Retain the Last Will'
+            cand -d 'Print a trace of every MQTT packet on stderr'
+            cand --debug 'Print a trace of every MQTT packet on stderr'
+            cand --quiet 'Print no runtime errors (usage errors are still printed)'
+            cand --help 'Print help (`-h` is the broker host, as in mosquitto''s clients)'
+        }
         &'mqtk;certgen'= {
             cand --out 'Directory to write into; created if missing'
             cand --host 'Name or IP address clients use to reach the broker (repeat for more)'
@@ -272,16 +340,13 @@ set edit:completion:arg-completer[mqtk] = {|@words|
             cand --verify 'Exit 0 when PASSWORD (or the one typed) matches the user''s entry, 1 when not'
             cand --help 'Print help (`-h` is the broker host, as in mosquitto''s clients)'
         }
-        &'mqtk;generate'= {
-            cand --help 'Print help (`-h` is the broker host, as in mosquitto''s clients)'
-        }
         &'mqtk;help'= {
             cand pub 'Publish messages: from an argument, a file, stdin, or stdin line by line'
             cand sub 'Subscribe and print messages as they arrive'
             cand rr 'Request/response: publish one request and print the first response'
+            cand sim 'Simulate a fleet of sensor devices, each with its own connection'
             cand certgen 'Make a private CA, server and client certificates, and a mosquitto TLS listener'
             cand passwd 'Create and edit mosquitto password files; check a password against one'
-            cand generate 'Write shell completions and man pages (for packagers)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mqtk;help;pub'= {
@@ -290,11 +355,11 @@ set edit:completion:arg-completer[mqtk] = {|@words|
         }
         &'mqtk;help;rr'= {
         }
+        &'mqtk;help;sim'= {
+        }
         &'mqtk;help;certgen'= {
         }
         &'mqtk;help;passwd'= {
-        }
-        &'mqtk;help;generate'= {
         }
         &'mqtk;help;help'= {
         }

@@ -17,7 +17,10 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::builder::NonEmptyStringValueParser;
+use clap::builder::{
+    NonEmptyStringValueParser, PossibleValue, PossibleValuesParser, StringValueParser,
+    TypedValueParser,
+};
 use clap::parser::ValueSource;
 use clap::{
     ArgAction, ArgGroup, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum,
@@ -73,11 +76,12 @@ pub enum Command {
     ///     mqtk sub -t home/door -C 1 -W 30        # wait for one message; exit 27 on timeout
     ///     mqtk sub -t 'sensors/#' --format json | jq -r '.payload'
     ///     mqtk sub -t 'sensors/#' -F '%I %t %p'
-    ///     mqtk sub -t 'old/#' --remove-retained --retained-only -W 3   # clear old/'s retained
+    ///     mqtk sub -t 'old/#' --remove-retained   # clear old/'s retained messages, then exit
     ///     mqtk sub -c -i logger -q 1 -t 'logs/#'  # a persistent session: nothing lost
     ///
-    /// Exit codes: 0 after -C messages, -E, --retained-only's first live message, Ctrl-C or
-    /// SIGTERM, or a closed stdout; 5 when the broker refuses every filter; 27 on -W timeout.
+    /// Exit codes: 0 after -C messages, -E, the retained messages (--retained-only,
+    /// --remove-retained), Ctrl-C or SIGTERM, or when the reader of stdout goes away; 5 when
+    /// the broker refuses every filter; 27 on -W timeout.
     #[command(name = "sub", verbatim_doc_comment)]
     Subscribe(SubscribeArgs),
 
@@ -259,6 +263,55 @@ fn parse_protocol(s: &str) -> Result<Protocol, String> {
     }
 }
 
+/// `-V`: parsed by `parse_protocol`; the possible values are what shell completion offers.
+#[derive(Copy, Clone, Debug)]
+struct ProtocolParser;
+
+impl TypedValueParser for ProtocolParser {
+    type Value = Protocol;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Protocol, clap::Error> {
+        StringValueParser::new()
+            .try_map(|s| parse_protocol(&s))
+            .parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(
+            [
+                PossibleValue::new("311").help("MQTT 3.1.1"),
+                PossibleValue::new("5").help("MQTT 5"),
+            ]
+            .into_iter(),
+        ))
+    }
+}
+
+/// QoS 0, 1 or 2 as a number; listed, so shell completion offers them.
+fn qos_parser() -> impl TypedValueParser<Value = u8> {
+    PossibleValuesParser::new([
+        PossibleValue::new("0").help("at most once"),
+        PossibleValue::new("1").help("at least once"),
+        PossibleValue::new("2").help("exactly once"),
+    ])
+    .map(|s| s.parse::<u8>().expect("one of the possible values"))
+}
+
+/// `--retain-handling` 0, 1 or 2 as a number; listed, so shell completion offers them.
+fn retain_handling_parser() -> impl TypedValueParser<Value = u8> {
+    PossibleValuesParser::new([
+        PossibleValue::new("0").help("send retained messages on every subscribe"),
+        PossibleValue::new("1").help("only for a new subscription"),
+        PossibleValue::new("2").help("never"),
+    ])
+    .map(|s| s.parse::<u8>().expect("one of the possible values"))
+}
+
 /// `-x`: seconds, or `-1` / `∞` for "never expires" (as mosquitto).
 fn parse_session_expiry(s: &str) -> Result<u32, String> {
     match s {
@@ -338,7 +391,7 @@ pub struct ConnArgs {
 
     /// MQTT protocol version: 311 or 5
     #[arg(short = 'V', long = "protocol-version", env = "MQTK_PROTOCOL_VERSION",
-          value_name = "VERSION", value_parser = parse_protocol)]
+          value_name = "VERSION", value_parser = ProtocolParser)]
     pub protocol_version: Option<Protocol>,
 
     /// User name
@@ -441,7 +494,7 @@ pub struct ConnArgs {
 
     /// QoS of the Last Will
     #[arg(long, env = "MQTK_WILL_QOS", value_name = "QOS", default_value_t = 0,
-          value_parser = clap::value_parser!(u8).range(0..=2), requires = "will_topic")]
+          value_parser = qos_parser(), requires = "will_topic")]
     pub will_qos: u8,
 
     /// Retain the Last Will
@@ -551,7 +604,7 @@ pub struct PublishArgs {
 
     /// Quality of service: 0, 1 or 2
     #[arg(short = 'q', long, env = "MQTK_QOS", value_name = "QOS", default_value_t = 0,
-          value_parser = clap::value_parser!(u8).range(0..=2))]
+          value_parser = qos_parser())]
     pub qos: u8,
 
     /// Ask the broker to retain the message
@@ -651,7 +704,7 @@ pub struct SubscribeArgs {
 
     /// Quality of service requested for every filter: 0, 1 or 2
     #[arg(short = 'q', long, env = "MQTK_QOS", value_name = "QOS", default_value_t = 0,
-          value_parser = clap::value_parser!(u8).range(0..=2))]
+          value_parser = qos_parser())]
     pub qos: u8,
 
     /// Do not print messages whose topic matches this filter (repeat for more)
@@ -693,11 +746,15 @@ pub struct SubscribeArgs {
     )]
     pub no_retained: bool,
 
-    /// Print only retained messages; exit at the first message that is not retained
+    /// Print only retained messages; exit 0 once the broker has sent them all
+    ///
+    /// A live message that comes first also ends the run (unprinted). The end of the retained
+    /// messages is the broker's answer to a PINGREQ sent after them: see the README.
     #[arg(long = "retained-only", env = "MQTK_RETAINED_ONLY")]
     pub retained_only: bool,
 
-    /// Clear every retained message received (publish an empty retained message to its topic)
+    /// Clear every retained message received (publish an empty retained message to its
+    /// topic); exit 0 once all are cleared
     #[arg(long = "remove-retained", env = "MQTK_REMOVE_RETAINED")]
     pub remove_retained: bool,
 
@@ -715,8 +772,7 @@ pub struct SubscribeArgs {
 
     /// v5: retained messages on subscribe: 0 always, 1 only for a new subscription, 2 never
     #[arg(long = "retain-handling", env = "MQTK_RETAIN_HANDLING", value_name = "N",
-          hide_short_help = true,
-          value_parser = clap::value_parser!(u8).range(0..=2))]
+          hide_short_help = true, value_parser = retain_handling_parser())]
     pub retain_handling: Option<u8>,
 
     #[command(flatten)]
@@ -786,7 +842,7 @@ pub struct RequestArgs {
 
     /// Quality of service of the request and of the response subscription: 0, 1 or 2
     #[arg(short = 'q', long, env = "MQTK_QOS", value_name = "QOS", default_value_t = 0,
-          value_parser = clap::value_parser!(u8).range(0..=2))]
+          value_parser = qos_parser())]
     pub qos: u8,
 
     /// Exit with status 27 ("timed out") when no response came within SECS seconds
@@ -1378,6 +1434,11 @@ impl Fallbacks {
             }
             self.origins
                 .push((id.to_string(), format!("{key} in {origin}")));
+        }
+        let user_given = words.typed("username") || self.given("username") || url_given;
+        if let Some(w) = crate::profile::credentials_warning(name, &self.profile_words, user_given)
+        {
+            eprintln!("mqtk: warning: {w}");
         }
         Ok(())
     }

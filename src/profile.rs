@@ -15,6 +15,7 @@
 //! This file reads the table; `cli` checks each key and value against the flag it names, so
 //! that a bad value is reported with the profile, the file and the key.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 /// The config file's path, from the environment.
@@ -60,6 +61,24 @@ pub fn load(name: &str) -> Result<Profile, String> {
         name: name.to_string(),
         path,
         entries,
+    })
+}
+
+/// A password from the profile for a user name from somewhere else (`--profile lab -u other`)
+/// is most likely the wrong password: say so before the broker answers "not authorized".
+/// `words` are the flags the profile supplied (`--pw=...`, `--password-file=...`).
+pub fn credentials_warning(name: &str, words: &[OsString], user_given: bool) -> Option<String> {
+    let source = words.iter().find_map(|w| {
+        let w = w.to_str()?;
+        ["--password-file", "--pw"]
+            .into_iter()
+            .find(|flag| w == *flag || w.starts_with(&format!("{flag}=")))
+    })?;
+    user_given.then(|| {
+        format!(
+            "the user name comes from the command line, a URL or MQTK_USERNAME, and the \
+             password from {source} in [profile.{name}]: make sure they belong together"
+        )
     })
 }
 
@@ -143,6 +162,16 @@ port = 1.5
         );
         assert!(entries("[profile", "x", path()).is_err());
         assert!(entries("[profile.x]\nhost = [1]", "x", path()).is_err());
+    }
+
+    #[test]
+    fn a_profile_password_for_another_user_name_is_warned_about() {
+        let words = vec![OsString::from("--password-file=/run/pw")];
+        let w = credentials_warning("home", &words, true).unwrap();
+        assert!(w.contains("--password-file in [profile.home]"), "{w}");
+        assert_eq!(credentials_warning("home", &words, false), None);
+        let words = vec![OsString::from("--host=x")];
+        assert_eq!(credentials_warning("home", &words, true), None);
     }
 
     #[test]

@@ -28,6 +28,8 @@ use crate::exit::{self, Failure};
 pub enum ToDriver {
     Publish(u64, Message),
     Ack(AckToken),
+    /// `State::fence`: a PINGREQ after everything queued before it, answered by `Event::Fence`.
+    Fence,
     /// Send DISCONNECT once everything queued before it is written.
     Disconnect,
 }
@@ -236,17 +238,35 @@ pub async fn handshake_as(
     }
     if let Some(why) = &connack.refusal {
         let f = exit::refused(format!("the broker refused the connection ({why})"));
-        return Err(
-            if why.contains("not authorized") || why.contains("user name") {
-                f.with_hint(
-                    "mosquitto answers 'not authorized' for a wrong password or unknown user too",
-                )
-            } else {
-                f
-            },
-        );
+        return Err(match refusal_hint(why, cfg) {
+            Some(hint) => f.with_hint(hint),
+            None => f,
+        });
     }
     Ok((stream, connack, rest))
+}
+
+/// What a "not authorized" CONNACK most likely means. mosquitto gives the same answer for a
+/// wrong password, an unknown user and no credentials at all; only the last one we can tell
+/// apart ourselves (tests/auth.rs `refused_without_a_user_name_says_the_broker_wants_credentials`).
+fn refusal_hint(why: &str, cfg: &ConnConfig) -> Option<&'static str> {
+    if !(why.contains("not authorized") || why.contains("user name")) {
+        return None;
+    }
+    let client_cert = cfg.tls.as_ref().is_some_and(|t| t.client_cert);
+    Some(match (&cfg.username, client_cert) {
+        (None, false) => {
+            "no user name was given and this broker requires credentials: add -u USER and \
+             -P (prompts), --password-file FILE or MQTK_PASSWORD"
+        }
+        (None, true) => {
+            "no user name was given: the broker takes the client certificate's CN as the user \
+             name only with use_identity_as_username true; otherwise add -u USER and a password"
+        }
+        (Some(_), _) => {
+            "mosquitto answers 'not authorized' for a wrong password or unknown user too"
+        }
+    })
 }
 
 /// A failure while writing CONNECT or reading CONNACK: a TLS alert (the broker refusing our
@@ -510,6 +530,7 @@ fn apply(cmd: ToDriver, state: &mut State, disconnect_asked: &mut bool) {
     match cmd {
         ToDriver::Publish(tag, m) => state.publish(tag, m),
         ToDriver::Ack(t) => state.ack(t),
+        ToDriver::Fence => state.fence(),
         ToDriver::Disconnect => *disconnect_asked = true,
     }
 }

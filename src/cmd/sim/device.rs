@@ -340,7 +340,7 @@ impl Sim<'_> {
                         self.fleet.metrics.error(ErrorKind::Subscribe);
                     }
                 }
-                Event::UnsubAck => {}
+                Event::UnsubAck | Event::Fence => {}
             }
         }
     }

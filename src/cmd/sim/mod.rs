@@ -228,7 +228,7 @@ fn group_connections(
             cfg.username = Some(u.clone());
         }
         if let Some(p) = &creds.password {
-            cfg.password = Some(p.expose().to_string());
+            cfg.password = Some(crate::cli::Secret::new(p.expose()));
         }
         cfg.manual_acks = false;
         let mut codec = Codec::new(cfg.protocol, MAX_PACKET + 5);
