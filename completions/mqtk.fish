@@ -89,7 +89,7 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s q -l qos -d 'Quality o
 2\t'exactly once'"
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s T -l filter-out -d 'Do not print messages whose topic matches this filter (repeat for more)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s U -l unsubscribe -d 'Unsubscribe from this filter after subscribing (e.g. to clean up a -c session)' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s C -d 'Exit after printing N messages' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s C -l count -d 'Exit after printing N messages' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -s W -d 'Exit with status 27 ("timed out") when not done after SECS seconds' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand sub" -l retain-handling -d 'v5: retained messages on subscribe: 0 always, 1 only for a new subscription, 2 never' -r -f -a "0\t'send retained messages on every subscribe'
 1\t'only for a new subscription'
@@ -207,7 +207,7 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand sim" -l interval -d 'Publish t
 complete -c mqtk -n "__fish_mqtk_using_subcommand sim" -l jitter -d 'Move each interval by up to ± DURATION or ± a percentage of it: 100ms, 10% [default: 0]' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand sim" -s q -l qos -d 'Quality of service of the telemetry: 0, 1 or 2 [default: 1]' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand sim" -l duration -d 'Stop after DURATION (each device publishes "offline" and disconnects)' -r
-complete -c mqtk -n "__fish_mqtk_using_subcommand sim" -l count -d 'Stop each device after N telemetry messages' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sim" -s C -l count -d 'Stop each device after N telemetry messages' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand sim" -l seed -d 'Seed every value and schedule: the same seed gives the same run [default: 0]' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand sim" -l id-template -d 'Client id of each device, from its number and group [default: sensor-{n:04}]' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand sim" -l prefix -d 'Put each device\'s topics under PREFIX/<id>/ [default: mqtk/sim]' -r

@@ -726,7 +726,7 @@ pub struct SubscribeArgs {
     pub unsubscribe: Vec<String>,
 
     /// Exit after printing N messages
-    #[arg(short = 'C', env = "MQTK_COUNT", value_name = "N",
+    #[arg(short = 'C', long, env = "MQTK_COUNT", value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
 
@@ -1746,6 +1746,7 @@ mod tests {
         ("pub", "property", "-D"),
         ("sub", "property", "-D"),
         ("rr", "property", "-D"),
+        ("sim", "property", "-D"),
         // What passwd does to a file must be typed each time: an exported MQTK_CREATE would
         // truncate password files.
         ("passwd", "create", "mode"),

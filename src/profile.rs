@@ -97,7 +97,7 @@ pub fn entries(text: &str, name: &str, path: &Path) -> Result<Vec<(String, Value
     let profile = profile
         .as_table()
         .ok_or_else(|| format!("{}: profile.{name} is not a table", path.display()))?;
-    profile
+    let mut entries = profile
         .iter()
         .map(|(key, value)| {
             let value = match value {
@@ -112,7 +112,10 @@ pub fn entries(text: &str, name: &str, path: &Path) -> Result<Vec<(String, Value
             };
             Ok((key.clone(), value))
         })
-        .collect()
+        .collect::<Result<Vec<_>, String>>()?;
+    // Sorted whatever order the file has them in: each names a different flag.
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(entries)
 }
 
 #[cfg(test)]

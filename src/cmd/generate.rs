@@ -177,7 +177,7 @@ pub fn man_page(cmd: &clap::Command, name: Option<&str>, all: &[String]) -> Stri
 
 /// The exit statuses of one command (all of them for `mqtk`), with what each means there.
 pub fn exit_statuses(name: Option<&str>) -> Vec<(u8, &'static str)> {
-    use ExitStatus::{Connect, Failure, Refused, Rejected, Success, Timeout, Usage};
+    use ExitStatus::{Connect, Failure, Refused, Rejected, Success, Threshold, Timeout, Usage};
     let connect = (
         Connect.code(),
         "could not connect: DNS, TCP refused or unreachable, TLS handshake or certificate \
@@ -207,6 +207,10 @@ pub fn exit_statuses(name: Option<&str>) -> Vec<(u8, &'static str)> {
                 Rejected.code(),
                 "the broker rejected a publish or subscription (MQTT v5 reason code 0x80 or \
                  more, or every filter refused)",
+            ),
+            (
+                Threshold.code(),
+                "sim: a --fail-if threshold failed (each failed check is listed)",
             ),
             (
                 Timeout.code(),
@@ -291,6 +295,28 @@ pub fn exit_statuses(name: Option<&str>) -> Vec<(u8, &'static str)> {
                 "usage error: a bad value, a file that exists without --force, a CA key that \
                  does not belong to the CA certificate, a DIR that cannot be written; nothing \
                  was written",
+            ),
+        ],
+        Some("sim") => vec![
+            (
+                Success.code(),
+                "the run ended (--duration, --count, Ctrl-C or SIGTERM) and every --fail-if \
+                 check passed",
+            ),
+            (
+                Failure.code(),
+                "runtime failure: the report cannot be written, an I/O error",
+            ),
+            (
+                Usage.code(),
+                "usage error: a bad option or value, a malformed fleet file (its line is \
+                 named) or --fail-if expression, more devices than the open-file limit allows \
+                 (use --shard); nothing was sent",
+            ),
+            connect,
+            (
+                Threshold.code(),
+                "a --fail-if threshold failed; each failed check is listed with its value",
             ),
         ],
         Some(_) => Vec::new(),
@@ -559,7 +585,7 @@ mod tests {
         let mut root = Cli::command().disable_help_subcommand(true);
         root.build();
         let all: Vec<u8> = exit_statuses(None).iter().map(|(c, _)| *c).collect();
-        assert_eq!(all, [0, 1, 2, 3, 4, 5, 27]);
+        assert_eq!(all, [0, 1, 2, 3, 4, 5, 6, 27]);
         let mut commands: Vec<(Option<String>, &clap::Command)> = vec![(None, &root)];
         commands.extend(
             root.get_subcommands()
