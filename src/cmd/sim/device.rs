@@ -277,9 +277,13 @@ impl Sim<'_> {
 
     fn command(&mut self, m: &Incoming) {
         let ts = payload::unix_ms(SystemTime::now());
+        let parsed = payload::parse_command(&m.payload);
         // A command that says when it was sent gives the round trip to our ack.
-        if let Ok(serde_json::Value::Object(o)) = serde_json::from_slice(&m.payload)
-            && let Some(sent) = o.get("ts").and_then(serde_json::Value::as_u64)
+        let sent = match &parsed {
+            Ok(cmd) => cmd.sent,
+            Err(rejection) => rejection.sent,
+        };
+        if let Some(sent) = sent
             && ts >= sent
         {
             self.fleet
@@ -287,7 +291,7 @@ impl Sim<'_> {
                 .command_round_trip(Duration::from_millis(ts - sent));
         }
         let ack_topic = self.topic("ack");
-        match payload::parse_command(&m.payload) {
+        match parsed {
             Ok(cmd) => {
                 self.fleet.metrics.command(true);
                 match &cmd.action {

@@ -33,7 +33,9 @@ use crate::cli::{Protocol, SimCommand};
 use crate::conn::codec::Codec;
 use crate::conn::driver;
 use crate::conn::state::Settings;
-use crate::conn::{ConnConfig, Defaults, Event, MAX_PACKET, PropCommand, Session, Subscription};
+use crate::conn::{
+    ConnConfig, Defaults, Event, MAX_PACKET, Options, PropCommand, Session, Subscription,
+};
 use crate::exit::{self, usage};
 
 const DEFAULTS: Defaults = Defaults {
@@ -293,7 +295,16 @@ async fn start_verifier(plan: &Plan, base: &ConnConfig) -> anyhow::Result<Verify
             retain_handling: 0,
         })
         .collect();
-    let mut session = Session::connect(&cfg, subs).await?;
+    // A session kept at the broker for the run (and removed at the end), whatever the QoS:
+    // across a broker restart with persistence, telemetry published while the verifier
+    // reconnects waits for it there instead of counting as lost. The session core keeps one
+    // for QoS 2 (always on MQTT 5); `max_qos: 2` asks for that. Test:
+    // sim::a_broker_restart_loses_nothing_at_qos_1.
+    let opts = Options {
+        max_qos: 2,
+        reconnect_timeout: None,
+    };
+    let mut session = Session::open(&cfg, subs, Vec::new(), opts).await?;
     // Subscribed before the first device publishes.
     loop {
         if let Event::SubAck(_) = session.next_event().await? {
