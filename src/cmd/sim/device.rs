@@ -136,11 +136,22 @@ pub async fn run(
     let device_start = fleet.start + connect_at;
     let mut reconnect_at = device_start;
     let mut reconnect = false;
+    // Stopped while away with telemetry waiting: one more connection delivers it (and says
+    // offline itself), so a stop that falls between a drop and the reconnect loses nothing.
+    // Test: sim::chaos_drops_devices_so_their_wills_fire_and_they_come_back.
+    let mut last_try = false;
     loop {
         // Away: telemetry still falls due and waits for the connection.
         loop {
-            if *stop.borrow() || sim.count_done() {
+            if sim.count_done() {
                 return sim.outcome();
+            }
+            if *stop.borrow() {
+                if last_try || sim.st.outstanding() == 0 {
+                    return sim.outcome();
+                }
+                last_try = true;
+                break;
             }
             let telemetry_at = (reconnect && !sim.all_sent()).then(|| device_start + sim.next);
             let wake = telemetry_at.map_or(reconnect_at, |t| t.min(reconnect_at));
@@ -186,6 +197,9 @@ pub async fn run(
                 } else {
                     ErrorKind::Connect
                 });
+                if last_try {
+                    return sim.outcome();
+                }
                 reconnect = true;
                 reconnect_at = Instant::now() + backoff.next_delay();
                 continue;
