@@ -356,7 +356,7 @@ fn commands_set_the_led_and_the_interval_and_all_commands_reach_every_device() {
             "--interval",
             "1s",
             "--duration",
-            "8s",
+            "20s",
             "--report",
             &report_arg,
         ],
@@ -451,6 +451,8 @@ fn commands_set_the_led_and_the_interval_and_all_commands_reach_every_device() {
     assert_eq!(state["sensor-0002"]["led"], "off");
     assert_eq!(state["sensor-0002"]["interval"], "200ms");
 
+    // SIGTERM stops the fleet as --duration does: offline, DISCONNECT, exit 0.
+    sim.signal("TERM");
     assert_eq!(sim.wait(LIMIT), 0, "{}", sim.stderr());
     let r = read_json(&report);
     assert_eq!(
@@ -479,7 +481,7 @@ fn a_bad_command_gets_an_error_ack_and_the_device_keeps_publishing() {
             "--interval",
             "100ms",
             "--duration",
-            "4s",
+            "20s",
             "--report",
             &report_arg,
         ],
@@ -518,6 +520,8 @@ fn a_bad_command_gets_an_error_ack_and_the_device_keeps_publishing() {
             .count()
             >= before + 5
     });
+    // SIGTERM stops the fleet as --duration does: offline, DISCONNECT, exit 0.
+    sim.signal("TERM");
     assert_eq!(sim.wait(LIMIT), 0, "{}", sim.stderr());
     watch.settle();
     let telemetry = watch.of("sensor-0001", "telemetry");
@@ -552,7 +556,7 @@ fn a_reboot_fires_the_will_and_the_device_comes_back_online() {
             "--interval",
             "200ms",
             "--duration",
-            "6s",
+            "20s",
             "--report",
             &report_arg,
         ],
@@ -598,6 +602,8 @@ fn a_reboot_fires_the_will_and_the_device_comes_back_online() {
         .unwrap();
     assert!(again > first);
 
+    // SIGTERM stops the fleet as --duration does: offline, DISCONNECT, exit 0.
+    sim.signal("TERM");
     assert_eq!(sim.wait(LIMIT), 0, "{}", sim.stderr());
     watch.settle();
     // The other device was not touched; the rebooted one lost no seq while away.
