@@ -1113,26 +1113,37 @@ fn a_fleet_over_mutual_tls_with_a_group_on_its_own_client_certificate() {
         assert_eq!(logged_user(&broker, id), user, "{id}");
     }
 
-    // Without a client certificate the listener refuses the shared-flags group: the run
-    // reports it, and --fail-if turns it into exit 6.
-    let mut args: Vec<String> = ["sim", "-h", "localhost", "-p", &port, "--prefix", &prefix]
-        .map(String::from)
-        .to_vec();
-    args.extend(["--cafile".into(), pki.ca()]);
-    args.extend(
-        [
-            "--devices",
-            "2",
-            "--duration",
-            "1s",
-            "--fail-if",
-            "errors>0",
-        ]
-        .map(String::from),
-    );
-    let out = cmd().args(&args).output().unwrap();
+    // Without a client certificate on the command line the listener refuses the shared-flags
+    // group while the doors connect: a run with errors (--fail-if makes it exit 6)...
+    let base: Vec<String> = [
+        "sim",
+        "-h",
+        "localhost",
+        "-p",
+        &port,
+        "--prefix",
+        &prefix,
+        "--cafile",
+        &pki.ca(),
+        "--duration",
+        "1s",
+    ]
+    .map(String::from)
+    .to_vec();
+    let fleet_arg = fleet.display().to_string();
+    let out = cmd()
+        .args(&base)
+        .args(["--fleet", &fleet_arg, "--fail-if", "errors_connect>0"])
+        .output()
+        .unwrap();
     assert_exit(&out, 6);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("connects: 0"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("connects: 2 "));
+    // ...and when no device connects at all, the run fails as a connection does (exit 3).
+    let out = cmd().args(&base).args(["--devices", "2"]).output().unwrap();
+    assert_exit(&out, 3);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("connects: 0 "));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("mqtk sim: error: "), "{err}");
 }
 
 #[test]
@@ -1176,33 +1187,63 @@ fn a_fleet_with_a_password_and_a_group_with_its_own_user() {
         assert_eq!(logged_user(&broker, id), user, "{id}");
     }
 
-    // A wrong password: refused, counted, and never printed.
-    let out = run_sim(
-        &broker,
-        &prefix,
-        &[
-            "-u",
-            "fleet",
-            "-P",
-            "wrong-secret",
+    // A wrong shared password: that group is refused while the doors connect, the refusals
+    // are counted, --fail-if makes it exit 6...
+    let wrong = |extra: &[&str]| {
+        let mut a = vec!["-u", "fleet", "-P", "wrong-secret", "--duration", "1s"];
+        a.extend_from_slice(extra);
+        run_sim(&broker, &prefix, &a)
+    };
+    let some = wrong(&["--fleet", &fleet_arg, "--fail-if", "errors_refused>0"]);
+    assert_exit(&some, 6);
+    let err = String::from_utf8_lossy(&some.stderr);
+    assert!(err.contains("errors_refused>0 failed"), "{err}");
+    // ...and with nobody let in, the run fails as a refused connection does (exit 4).
+    let none = wrong(&["--devices", "2"]);
+    assert_exit(&none, 4);
+    let err = String::from_utf8_lossy(&none.stderr);
+    assert!(err.starts_with("mqtk sim: error: "), "{err}");
+    for out in [&some, &none] {
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !all.contains("wrong-secret") && !all.contains("fleet-secret"),
+            "{all}"
+        );
+    }
+}
+
+#[test]
+fn a_fleet_that_never_connects_exits_3() {
+    // A port nobody listens on: every device retries with backoff until --duration ends.
+    let port = support::free_port().to_string();
+    let out = cmd()
+        .args([
+            "sim",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
             "--devices",
-            "2",
+            "3",
             "--duration",
             "1s",
-            "--fail-if",
-            "errors_refused>0",
-        ],
+        ])
+        .output()
+        .unwrap();
+    assert_exit(&out, 3);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.lines().next().unwrap(),
+        format!("mqtk sim: error: could not connect to 127.0.0.1:{port} (connection refused)")
     );
-    assert_exit(&out, 6);
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(all.contains("errors_refused>0 failed"), "{all}");
+    let summary = String::from_utf8_lossy(&out.stdout);
     assert!(
-        !all.contains("wrong-secret") && !all.contains("fleet-secret"),
-        "{all}"
+        summary.contains("connects: 0 ") && summary.contains("errors: "),
+        "{summary}"
     );
 }
 

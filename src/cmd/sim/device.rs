@@ -56,6 +56,9 @@ pub struct Fleet {
     pub start: Instant,
     pub count: Option<u64>,
     pub chaos: Option<f64>,
+    /// The first failed connection attempt of the run: the error of a run in which no device
+    /// ever connected.
+    pub first_failure: std::sync::Mutex<Option<crate::exit::Failure>>,
 }
 
 /// What a device reports when it ends: how many telemetry messages it published (its seqs are
@@ -197,6 +200,9 @@ pub async fn run(
                 } else {
                     ErrorKind::Connect
                 });
+                if let Ok(mut first) = fleet.first_failure.lock() {
+                    first.get_or_insert(f);
+                }
                 if last_try {
                     return sim.outcome();
                 }
@@ -207,6 +213,8 @@ pub async fn run(
         };
         fleet.metrics.connected(t0.elapsed(), reconnect);
         reconnect = true;
+        // The next loss starts again from the shortest delay.
+        backoff.reset();
         sim.st.connected(
             connack.session_present,
             connack.receive_max,
@@ -230,7 +238,6 @@ pub async fn run(
             End::Dropped(after) => {
                 fleet.metrics.dropped();
                 sim.st.disconnected();
-                backoff.reset();
                 reconnect_at = Instant::now() + after;
             }
         }

@@ -81,6 +81,7 @@ pub async fn run(args: SimCommand) -> anyhow::Result<()> {
         start: started,
         count: plan.count,
         chaos: plan.chaos,
+        first_failure: std::sync::Mutex::new(None),
     });
     let mut signals = Signals::new()?;
     let verifier = if plan.verify {
@@ -166,6 +167,20 @@ pub async fn run(args: SimCommand) -> anyhow::Result<()> {
                 format!("cannot write the report to {} ({e})", path.display()),
             )
         })?;
+    }
+    // Not one device connected: the broker was unreachable or refused the fleet throughout,
+    // which is the error of the run (exit 3 or 4) rather than a set of numbers.
+    // Tests: sim::a_fleet_that_never_connects_exits_3, sim::a_fleet_with_a_password_and_a_group_with_its_own_user.
+    if report.connects == 0
+        && let Some(f) = fleet.first_failure.lock().ok().and_then(|mut f| f.take())
+    {
+        let hint = f.hint.clone().unwrap_or_else(|| {
+            "no device of the fleet connected; each one retried with backoff until the run ended"
+                .into()
+        });
+        return Err(exit::Failure::new(f.status, f.message)
+            .with_hint(hint)
+            .into());
     }
     let failed = thresholds::evaluate(&plan.fail_if, &report);
     if !failed.is_empty() {
@@ -432,6 +447,7 @@ mod tests {
             start: Instant::now(),
             count: None,
             chaos: None,
+            first_failure: std::sync::Mutex::new(None),
         });
         let (_tx, rx) = watch::channel(false);
         let rt = tokio::runtime::Builder::new_current_thread()
