@@ -902,6 +902,17 @@ fn the_report_has_every_key_and_counts_that_add_up() {
 
 #[test]
 fn a_broker_restart_loses_nothing_at_qos_1() {
+    broker_restart_loses_nothing("311");
+}
+
+#[test]
+fn a_broker_restart_loses_nothing_at_qos_1_v5() {
+    broker_restart_loses_nothing("5");
+}
+
+/// Devices and the verifier come back after a restart of a broker that keeps sessions, and
+/// every seq arrives.
+fn broker_restart_loses_nothing(version: &str) {
     let mut broker = Broker::start(BrokerConfig::plain().persistent());
     let prefix = unique_topic("sim");
     let ids = sensor_ids(5);
@@ -922,6 +933,8 @@ fn a_broker_restart_loses_nothing_at_qos_1() {
             "6s",
             "-q",
             "1",
+            "-V",
+            version,
             "--verify",
             "--report",
             &report_arg,

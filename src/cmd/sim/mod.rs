@@ -19,6 +19,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
+use rumqttc::v5::mqttbytes::v5::DisconnectProperties;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -50,6 +51,10 @@ const DEFAULTS: Defaults = Defaults {
 
 /// Devices connecting at the same moment, at most (see `Fleet::handshakes`).
 const HANDSHAKES: usize = 64;
+
+/// How long the broker keeps the MQTT 5 verifier's session while it is away (a broker
+/// restart, a network cut), in seconds.
+const VERIFY_SESSION_EXPIRY: u32 = 300;
 
 /// How long after the devices stop the verifier waits for telemetry still on its way.
 const VERIFY_DRAIN: Duration = Duration::from_secs(5);
@@ -310,11 +315,24 @@ async fn start_verifier(plan: &Plan, base: &ConnConfig) -> anyhow::Result<Verify
             retain_handling: 0,
         })
         .collect();
-    // A session kept at the broker for the run (and removed at the end), whatever the QoS:
+    // A session kept at the broker for the run and removed at the end, whatever the QoS:
     // across a broker restart with persistence, telemetry published while the verifier
-    // reconnects waits for it there instead of counting as lost. The session core keeps one
-    // for QoS 2 (always on MQTT 5); `max_qos: 2` asks for that. Test:
-    // sim::a_broker_restart_loses_nothing_at_qos_1.
+    // reconnects waits for it there instead of counting as lost. mosquitto saves only sessions
+    // that did not start clean, so it is asked for without a clean start from the first
+    // CONNECT: on MQTT 3.1.1 the session core's own session for the run (which it keeps for
+    // QoS 2, hence `max_qos: 2`, and purges at the end); on MQTT 5 a session with an expiry,
+    // ended by the DISCONNECT's expiry of 0. Tests: sim::a_broker_restart_loses_nothing_at_qos_1
+    // and ..._v5.
+    if cfg.protocol == Protocol::V5 {
+        cfg.clean_start = false;
+        cfg.session_expiry = Some(VERIFY_SESSION_EXPIRY);
+        cfg.props.disconnect = Some(DisconnectProperties {
+            session_expiry_interval: Some(0),
+            reason_string: None,
+            user_properties: Vec::new(),
+            server_reference: None,
+        });
+    }
     let opts = Options {
         max_qos: 2,
         reconnect_timeout: None,
