@@ -1011,6 +1011,63 @@ fn a_thousand_devices_connect_publish_and_leave() {
 }
 
 #[test]
+fn connect_rate_spreads_the_connections_over_time() {
+    let broker = Broker::start(BrokerConfig::plain());
+    // The spread of the devices' "online" times, in milliseconds.
+    let spread = |rate: &[&str]| {
+        let prefix = unique_topic("sim");
+        let mut watch = Watch::start(&broker, &prefix);
+        let mut args = vec!["--devices", "10", "--count", "1", "--interval", "100ms"];
+        args.extend_from_slice(rate);
+        assert_exit(&run_sim(&broker, &prefix, &args), 0);
+        watch.settle();
+        let ts: Vec<u64> = watch
+            .seen
+            .iter()
+            .filter(|m| m.status().as_deref() == Some("online"))
+            .map(|m| m.json()["ts"].as_u64().unwrap())
+            .collect();
+        assert_eq!(ts.len(), 10);
+        ts.iter().max().unwrap() - ts.iter().min().unwrap()
+    };
+    // 10 devices at 10 a second: the last one about 0.9 s after the first.
+    let paced = spread(&["--connect-rate", "10/s"]);
+    assert!((700..2000).contains(&paced), "{paced} ms");
+    let at_once = spread(&[]);
+    assert!(at_once < 300, "{at_once} ms");
+}
+
+#[test]
+fn bind_addr_spreads_the_devices_over_source_addresses() {
+    let broker = Broker::start(BrokerConfig::plain());
+    let prefix = unique_topic("sim");
+    let out = run_sim(
+        &broker,
+        &prefix,
+        &[
+            "--devices",
+            "6",
+            "--count",
+            "1",
+            "--bind-addr",
+            "127.0.0.2,127.0.0.3",
+            "--fail-if",
+            "errors>0",
+        ],
+    );
+    assert_exit(&out, 0);
+    // Round robin: three devices from each address (every 127.x.y.z is the local host).
+    for source in ["127.0.0.2", "127.0.0.3"] {
+        assert_eq!(
+            log_count(&broker, &format!("New connection from {source}:")),
+            3,
+            "{}",
+            broker.log()
+        );
+    }
+}
+
+#[test]
 fn chaos_drops_devices_so_their_wills_fire_and_they_come_back() {
     let broker = Broker::start(BrokerConfig::plain());
     let prefix = unique_topic("sim");
