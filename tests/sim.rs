@@ -1317,6 +1317,43 @@ fn a_fleet_that_never_connects_exits_3() {
     );
 }
 
+#[test]
+fn a_fleet_over_websockets() {
+    // amqtt: Debian's mosquitto has no WebSocket listener.
+    let broker = crate::support::amqtt::AmqttBroker::start(None);
+    let prefix = unique_topic("sim");
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let port = broker.ws_port.to_string();
+    let out = cmd()
+        .args([
+            "sim",
+            "--ws",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "--prefix",
+            &prefix,
+        ])
+        .args(["--devices", "3", "--count", "2", "--interval", "100ms"])
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_exit(&out, 0);
+    let r = read_json(&report);
+    assert_eq!(
+        (
+            r["connects"].as_u64(),
+            r["acks"].as_u64(),
+            r["errors"]["total"].as_u64()
+        ),
+        (Some(3), Some(6), Some(0)),
+        "{r}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Limits and bad input: exit 2 before connecting
 
