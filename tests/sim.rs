@@ -1,7 +1,8 @@
 //! `mqtk sim` against a real mosquitto: the device contract (status, telemetry, commands,
 //! reboot, clean stop), reproducible and sharded fleets, `--fail-if` and `--report`, a broker
-//! restart, a thousand devices, TLS and passwords (per group too), `--chaos`, the open-file
-//! limit, fleet-file errors, plain output off a terminal, and the `mqtk sim` commands of the
+//! restart, a thousand devices, `--connect-rate`, `--bind-addr`, `--chaos`, TLS, passwords and
+//! WebSockets (per-group credentials too), a broker that never answers, the open-file limit,
+//! fleet-file errors, plain output off a terminal, and the `mqtk sim` commands of the
 //! deployment files (GitHub Actions, Kubernetes, Compose).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
