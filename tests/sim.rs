@@ -896,6 +896,32 @@ fn the_report_has_every_key_and_counts_that_add_up() {
     let r = read_json(&report);
     assert!(r["verify"].is_null(), "{r}");
     assert_eq!(r["publishes"], 1);
+
+    // A report that cannot be written is found out before the run, not after it.
+    let before = connections(&broker);
+    let nowhere = dir.path().join("no/such/dir/report.json");
+    let out = run_sim(
+        &broker,
+        &prefix,
+        &[
+            "--devices",
+            "1",
+            "--count",
+            "1",
+            "--report",
+            &nowhere.display().to_string(),
+        ],
+    );
+    assert_exit(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(&format!(
+            "mqtk sim: error: --report: cannot write {}",
+            nowhere.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(connections(&broker), before, "nothing connected");
 }
 
 // ---------------------------------------------------------------------------------------------

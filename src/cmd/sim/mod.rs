@@ -72,6 +72,9 @@ pub async fn run(args: SimCommand) -> anyhow::Result<()> {
     }
     let limit = raise_open_files();
     plan.check_open_files(limit)?;
+    if let Some(path) = &plan.report {
+        check_report(path)?;
+    }
     if !base.quiet {
         for w in plan.warnings() {
             eprintln!("mqtk sim: warning: {w}");
@@ -280,6 +283,19 @@ fn group_connections(
         ));
     }
     Ok(out)
+}
+
+/// Finds out before the run, not after it, that the report cannot be written: opens the
+/// file for writing without truncating it (an earlier report stays until this run's replaces
+/// it). Test: sim::the_report_has_every_key_and_counts_that_add_up.
+fn check_report(path: &std::path::Path) -> Result<(), exit::Failure> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map(drop)
+        .map_err(|e| usage(format!("--report: cannot write {} ({e})", path.display())))
 }
 
 /// Raises the soft open-file limit to the hard one (each device is a socket) and returns it.
