@@ -1384,6 +1384,8 @@ impl Fallbacks {
         let profile = crate::profile::load(name).map_err(usage_error)?;
         let origin = profile.origin();
         let url_given = words.typed("url") || self.given("url");
+        // Before the profile's own entries count as given.
+        let user_given = words.typed("username") || self.given("username") || url_given;
         for (key, value) in &profile.entries {
             let arg = find_long(sub, key)
                 .filter(|a| a.get_help_heading() == Some("Connection") && a.get_id() != "profile")
@@ -1436,7 +1438,6 @@ impl Fallbacks {
             self.origins
                 .push((id.to_string(), format!("{key} in {origin}")));
         }
-        let user_given = words.typed("username") || self.given("username") || url_given;
         if let Some(w) = crate::profile::credentials_warning(name, &self.profile_words, user_given)
         {
             eprintln!("mqtk: warning: {w}");

@@ -636,7 +636,13 @@ async fn run(
                 closing = true;
             }
             match link.push() {
-                Ok(true) => state.flushed(),
+                Ok(true) => {
+                    state.flushed();
+                    // QoS 0 messages just settled: tell the owner before waiting.
+                    if state.has_events() && stash.is_none() {
+                        continue;
+                    }
+                }
                 Ok(false) => {}
                 Err(e) => return End::Lost(lost_words(&e, plan)),
             }

@@ -489,6 +489,11 @@ impl State {
         }
     }
 
+    /// Whether events are waiting for the owner.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// The next event for the owner.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()

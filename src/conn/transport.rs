@@ -139,6 +139,9 @@ async fn tcp(host: &str, port: u16, bind: Bind, endpoint: &Endpoint) -> Result<T
         let attempt = async {
             let socket = socket?;
             if let Some(ip) = bind {
+                // A source port whose earlier connection is in TIME_WAIT (a previous run's)
+                // may be taken again, so a rerun is not starved of ports.
+                socket.set_reuseaddr(true)?;
                 socket.bind(SocketAddr::new(ip, 0))?;
             }
             socket.connect(addr).await

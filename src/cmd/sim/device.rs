@@ -422,6 +422,8 @@ impl Sim<'_> {
             if !self.send(&mut link) {
                 return End::Lost;
             }
+            // Sending may have settled QoS 0 messages.
+            self.events();
             if self.reboot {
                 self.reboot = false;
                 // The ack goes out (and is acknowledged) first; then the socket is dropped
