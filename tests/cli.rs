@@ -37,5 +37,9 @@ mod subscribe;
 // `mqtk rr`: request/response round trips on v5 and 3.1.1, timeouts and refusals.
 mod request;
 
+// Bad input, a table per command: one error line, the documented exit code, nothing sent to
+// the broker and no file changed.
+mod bad_input;
+
 // The library target used from outside the crate: topics, -F, -L and -D without a broker.
 mod lib_api;
