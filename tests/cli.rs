@@ -43,3 +43,7 @@ mod bad_input;
 
 // The library target used from outside the crate: topics, -F, -L and -D without a broker.
 mod lib_api;
+
+// Delivery guarantees under faults: resets at a chosen packet through a proxy, a frozen or
+// restarted broker, a scripted broker, full pipes and signals.
+mod faults;

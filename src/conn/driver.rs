@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use rumqttc::v5::mqttbytes::v5::{ConnectProperties, DisconnectProperties};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use super::codec::{self, In};
 use super::config::{ConnConfig, Endpoint};
+use super::link::{Link, Progress};
 use super::state::{Event, Fault, State};
 use super::transport::{self, Stream};
 use super::{AckToken, Message};
@@ -520,14 +521,37 @@ async fn run(
     disconnect_asked: &mut bool,
 ) -> End {
     let debug = plan.cfg.debug;
-    let (mut rd, mut wr) = tokio::io::split(stream);
-    let mut rbuf = rest;
-    let mut wbuf = BytesMut::new();
-    let mut unflushed = false;
+    let mut link = Link::new(stream, rest);
     let mut closing = false;
     let mut stash: Option<Event> = None;
     let mut rx_open = true;
+    // The CONNACK's read may have brought more packets.
+    let mut decode = true;
     loop {
+        if decode {
+            decode = false;
+            let now = Instant::now().into_std();
+            loop {
+                match link.next_packet(state.codec()) {
+                    Ok(Some(p)) => {
+                        if debug {
+                            trace(&p);
+                        }
+                        if let In::Disconnect { reason } = &p {
+                            return End::Lost(match reason {
+                                Some(r) => format!("the broker sent DISCONNECT: {}", r.text),
+                                None => "the broker sent DISCONNECT".into(),
+                            });
+                        }
+                        state.received(p, now);
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        return End::Lost(format!("the broker sent a malformed packet ({e})"));
+                    }
+                }
+            }
+        }
         // Commands already waiting, all of them: one write carries them together.
         while rx_open {
             match rx.try_recv() {
@@ -552,7 +576,7 @@ async fn run(
         }
         let now = Instant::now();
         if !closing {
-            if let Err(f) = state.transmit(&mut wbuf, now.into_std()) {
+            if let Err(f) = state.transmit(&mut link.out, now.into_std()) {
                 match give_up(&f) {
                     Some(failure) => return End::Fatal(failure),
                     None => return End::Lost("no answer to PINGREQ".into()),
@@ -561,12 +585,17 @@ async fn run(
             if *disconnect_asked {
                 state
                     .codec()
-                    .disconnect(plan.disconnect_properties(), &mut wbuf);
+                    .disconnect(plan.disconnect_properties(), &mut link.out);
                 closing = true;
             }
+            match link.push() {
+                Ok(true) => state.flushed(),
+                Ok(false) => {}
+                Err(e) => return End::Lost(lost_words(&e, plan)),
+            }
         }
-        if closing && wbuf.is_empty() && !unflushed {
-            close(&mut rd, &mut wr, plan.linger).await;
+        if closing {
+            link.close(plan.linger).await;
             return End::Closed;
         }
         let reading = stash.is_none();
@@ -574,77 +603,24 @@ async fn run(
         if reading && let Err(Fault::KeepAliveTimeout) = state.check(now.into_std()) {
             return End::Lost("the broker did not answer PINGREQ within the keep-alive".into());
         }
-        if rbuf.capacity() - rbuf.len() < 1024 {
-            rbuf.reserve(4096);
-        }
         tokio::select! {
             biased;
             cmd = rx.recv() => match cmd {
                 Some(cmd) => apply(cmd, state, disconnect_asked),
                 None => rx_open = false,
             },
-            // One branch for both: a `write` that completed is never dropped unaccounted.
-            r = write_or_flush(&mut wr, &wbuf), if !wbuf.is_empty() || unflushed => match r {
-                Ok(0) => {
-                    unflushed = false;
-                    state.flushed();
-                }
-                Ok(n) => {
-                    wbuf.advance(n);
-                    unflushed = true;
-                }
-                Err(e) => return End::Lost(lost_words(&e, plan)),
-            },
             permit = tx.reserve(), if stash.is_some() => match permit {
                 Ok(p) => p.send(FromDriver::Event(stash.take().expect("checked"))),
                 Err(_) => return End::Gone,
             },
-            r = rd.read_buf(&mut rbuf), if reading => match r {
-                Ok(0) => return End::Lost("the broker closed the connection".into()),
-                Ok(_) => {
-                    let now = Instant::now().into_std();
-                    loop {
-                        match state.codec().decode(&mut rbuf) {
-                            Ok(Some(p)) => {
-                                if debug {
-                                    trace(&p);
-                                }
-                                if let In::Disconnect { reason } = &p {
-                                    return End::Lost(match reason {
-                                        Some(r) => format!("the broker sent DISCONNECT: {}", r.text),
-                                        None => "the broker sent DISCONNECT".into(),
-                                    });
-                                }
-                                state.received(p, now);
-                            }
-                            Ok(None) => break,
-                            Err(e) => return End::Lost(format!("the broker sent a malformed packet ({e})")),
-                        }
-                    }
-                    // Heap only for a partial frame: an emptied big buffer is given back.
-                    if rbuf.is_empty() && rbuf.capacity() > 64 * 1024 {
-                        rbuf = BytesMut::new();
-                    }
-                }
+            r = link.io(reading) => match r {
+                Ok(Progress::Read) => decode = true,
+                Ok(Progress::Wrote) => {}
+                Ok(Progress::Flushed) => state.flushed(),
+                Ok(Progress::Closed) => return End::Lost("the broker closed the connection".into()),
                 Err(e) => return End::Lost(lost_words(&e, plan)),
             },
             () = sleep_until(deadline) => {}
-        }
-    }
-}
-
-/// Writes what it can of `buf` (the count), or with `buf` empty flushes (0).
-async fn write_or_flush<W: tokio::io::AsyncWrite + Unpin>(
-    wr: &mut W,
-    buf: &[u8],
-) -> std::io::Result<usize> {
-    if buf.is_empty() {
-        wr.flush().await?;
-        Ok(0)
-    } else {
-        match wr.write(buf).await? {
-            0 => Err(std::io::ErrorKind::WriteZero.into()),
-            n => Ok(n),
         }
     }
 }
@@ -661,24 +637,6 @@ fn lost_words(e: &std::io::Error, plan: &Plan) -> String {
         return transport::tls_failure(e, &plan.cfg.endpoint, plan.cfg.tls.as_ref()).message;
     }
     transport::io_words(e)
-}
-
-/// After DISCONNECT: end our side, then read until the broker closes. Closing a socket that
-/// still holds unread data makes the kernel send a reset, which throws away what we wrote last
-/// (acks, the DISCONNECT itself), so the broker would redeliver acknowledged messages and
-/// publish our Will. Tested by tests/subscribe.rs `count_leaves_unprinted_messages_*`.
-async fn close<R, W>(rd: &mut R, wr: &mut W, linger: Duration)
-where
-    R: tokio::io::AsyncRead + Unpin,
-    W: tokio::io::AsyncWrite + Unpin,
-{
-    let _ = wr.flush().await;
-    let _ = wr.shutdown().await;
-    let mut sink = [0u8; 1024];
-    let _ = tokio::time::timeout(linger, async {
-        while matches!(rd.read(&mut sink).await, Ok(n) if n > 0) {}
-    })
-    .await;
 }
 
 /// `-d`: one line per packet received on stderr (CONNECT and CONNACK are traced by

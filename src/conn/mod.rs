@@ -11,6 +11,7 @@
 pub mod codec;
 mod config;
 pub mod driver;
+pub mod link;
 pub mod packet;
 mod props;
 mod session;

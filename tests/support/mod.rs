@@ -10,7 +10,7 @@ use std::fs;
 use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 pub mod amqtt;
+pub mod fake_broker;
+pub mod proxy;
 pub mod subscriber;
 
 /// The mqtk binary under test, with no `MQTK_*` variables and a private HOME and
@@ -556,6 +558,15 @@ impl MosquittoSub {
         sub
     }
 
+    /// Every payload line that arrives until none has for `quiet`.
+    pub fn drain(&self, quiet: Duration) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(l) = self.lines.recv_timeout(quiet) {
+            out.push(l);
+        }
+        out
+    }
+
     /// The next `n` payload lines, or panics after `limit`.
     pub fn take(&self, n: usize, limit: Duration) -> Vec<String> {
         let deadline = Instant::now() + limit;
@@ -676,6 +687,56 @@ impl MqtkChild {
             stdout,
             stderr,
         }
+    }
+
+    /// Starts `mqtk <args>` with a pipe as stdin, returned to the test to write to (and drop
+    /// for end of input).
+    pub fn spawn_with_stdin(args: &[&str]) -> (MqtkChild, ChildStdin) {
+        let mut child = std_cmd()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn mqtk");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = collect(child.stdout.take().unwrap());
+        let stderr = collect(child.stderr.take().unwrap());
+        (
+            MqtkChild {
+                child,
+                stdout,
+                stderr,
+            },
+            stdin,
+        )
+    }
+
+    /// Starts `mqtk <args>` with stdout a pipe that nobody reads until the test does: the
+    /// read end is returned (its `stdout()` here stays empty).
+    pub fn spawn_unread_stdout(args: &[&str]) -> (MqtkChild, ChildStdout) {
+        let mut child = std_cmd()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn mqtk");
+        let stdout = child.stdout.take().unwrap();
+        let stderr = collect(child.stderr.take().unwrap());
+        (
+            MqtkChild {
+                child,
+                stdout: Arc::default(),
+                stderr,
+            },
+            stdout,
+        )
+    }
+
+    /// The exit status if it has exited, without waiting.
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().unwrap()
     }
 
     /// Starts `mqtk <args> -d` and returns once it has printed "received SUBACK": from then on

@@ -1,0 +1,219 @@
+//! `Link`: one open connection's bytes — the stream, what has been read but not decoded (a
+//! partial frame), and what is waiting to be written. Both the command driver (`driver.rs`) and
+//! `sim`'s devices move their session's packets through it.
+//!
+//! Memory: an idle link holds no buffer. Reads land in a buffer allocated for the read and given
+//! back once every whole packet in it is decoded; only a partial frame keeps it. Writes go out
+//! as they are queued (plain TCP: `try_write` at once, no wake-up needed), so the output buffer
+//! is empty unless the socket is full. That is what keeps an idle device at ~1–2 KiB.
+
+use std::io;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::net::TcpStream;
+
+use super::codec::{Codec, DecodeError, In};
+use super::transport::{Io, Stream};
+
+/// How much one read takes at most.
+const READ_CHUNK: usize = 16 * 1024;
+
+enum Kind {
+    /// Plain TCP: readiness-based, no split, no lock.
+    Tcp(TcpStream),
+    /// TLS, WebSockets, unix sockets: the stream split in two so reading and writing can wait
+    /// together.
+    Split(ReadHalf<Box<dyn Io>>, WriteHalf<Box<dyn Io>>),
+}
+
+/// What `Link::io` made progress on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Bytes arrived: decode them with `next_packet`.
+    Read,
+    /// Some of `out` was written.
+    Wrote,
+    /// Everything queued so far has left (written and, for TLS and WebSockets, flushed).
+    Flushed,
+    /// The broker closed the connection.
+    Closed,
+}
+
+pub struct Link {
+    kind: Kind,
+    partial: BytesMut,
+    /// Packets to write; encode into it, then call `io` (or `push` for TCP).
+    pub out: BytesMut,
+    /// Written but not flushed (TLS and WebSockets buffer inside the stream).
+    unflushed: bool,
+}
+
+impl Link {
+    /// `rest`: bytes read with the CONNACK that belong to later packets.
+    pub fn new(stream: Stream, rest: BytesMut) -> Link {
+        let kind = match stream {
+            Stream::Tcp(s) => Kind::Tcp(s),
+            Stream::Other(s) => {
+                let (r, w) = tokio::io::split(s);
+                Kind::Split(r, w)
+            }
+        };
+        Link {
+            kind,
+            partial: rest,
+            out: BytesMut::new(),
+            unflushed: false,
+        }
+    }
+
+    /// True when nothing is waiting to be written or flushed.
+    pub fn is_flushed(&self) -> bool {
+        self.out.is_empty() && !self.unflushed
+    }
+
+    /// Writes what plain TCP takes right now, without waiting. Returns true when `out` became
+    /// empty by it (everything queued has left). Other streams write in `io`.
+    pub fn push(&mut self) -> io::Result<bool> {
+        let Kind::Tcp(tcp) = &self.kind else {
+            return Ok(false);
+        };
+        if self.out.is_empty() {
+            return Ok(false);
+        }
+        while !self.out.is_empty() {
+            match tcp.try_write(&self.out) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.out.advance(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+        self.out = BytesMut::new();
+        Ok(true)
+    }
+
+    /// Waits until bytes arrive (with `reading`), or `out` can be written or flushed. Cancel-safe:
+    /// progress is only made in the step that returns it.
+    pub async fn io(&mut self, reading: bool) -> io::Result<Progress> {
+        let want_write = !self.out.is_empty() || self.unflushed;
+        if !reading && !want_write {
+            return std::future::pending().await;
+        }
+        match &mut self.kind {
+            Kind::Tcp(tcp) => loop {
+                let writable = tokio::select! {
+                    biased;
+                    r = tcp.writable(), if want_write => { r?; true }
+                    r = tcp.readable(), if reading => { r?; false }
+                };
+                if writable {
+                    match tcp.try_write(&self.out) {
+                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                        Ok(n) => {
+                            self.out.advance(n);
+                            if self.out.is_empty() {
+                                self.out = BytesMut::new();
+                                return Ok(Progress::Flushed);
+                            }
+                            return Ok(Progress::Wrote);
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                        Err(e) => return Err(e),
+                    }
+                }
+                self.partial.reserve(READ_CHUNK);
+                match tcp.try_read_buf(&mut self.partial) {
+                    Ok(0) => return Ok(Progress::Closed),
+                    Ok(_) => return Ok(Progress::Read),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    Err(e) => return Err(e),
+                }
+            },
+            Kind::Split(rd, wr) => {
+                if self.partial.capacity() - self.partial.len() < 1024 {
+                    self.partial.reserve(READ_CHUNK);
+                }
+                let out = &self.out;
+                tokio::select! {
+                    biased;
+                    // One branch for writing and flushing: a `write` that completed is never
+                    // dropped unaccounted.
+                    r = write_or_flush(wr, out), if want_write => match r? {
+                        0 => {
+                            self.unflushed = false;
+                            Ok(Progress::Flushed)
+                        }
+                        n => {
+                            self.out.advance(n);
+                            self.unflushed = true;
+                            Ok(Progress::Wrote)
+                        }
+                    },
+                    r = rd.read_buf(&mut self.partial), if reading => match r? {
+                        0 => Ok(Progress::Closed),
+                        _ => Ok(Progress::Read),
+                    },
+                }
+            }
+        }
+    }
+
+    /// The next whole packet read, if any. The read buffer is given back once it is empty.
+    pub fn next_packet(&mut self, codec: &Codec) -> Result<Option<In>, DecodeError> {
+        let p = codec.decode(&mut self.partial)?;
+        if p.is_none() && self.partial.is_empty() && self.partial.capacity() > 0 {
+            self.partial = BytesMut::new();
+        }
+        Ok(p)
+    }
+
+    /// After DISCONNECT: writes what is queued, ends our side, then reads until the broker
+    /// closes (at most `linger`). Closing a socket that still holds unread data makes the kernel
+    /// send a reset, which throws away what we wrote last (acks, the DISCONNECT itself), so the
+    /// broker would redeliver acknowledged messages and publish our Will. Tested by
+    /// tests/subscribe.rs `count_leaves_unprinted_messages_*`.
+    pub async fn close(mut self, linger: std::time::Duration) {
+        let _ = tokio::time::timeout(linger, async {
+            while !self.is_flushed() {
+                if self.io(false).await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+        let mut sink = [0u8; 1024];
+        match &mut self.kind {
+            Kind::Tcp(tcp) => {
+                let _ = tcp.shutdown().await;
+                let _ = tokio::time::timeout(linger, async {
+                    while matches!(tcp.read(&mut sink).await, Ok(n) if n > 0) {}
+                })
+                .await;
+            }
+            Kind::Split(rd, wr) => {
+                let _ = wr.shutdown().await;
+                let _ = tokio::time::timeout(linger, async {
+                    while matches!(rd.read(&mut sink).await, Ok(n) if n > 0) {}
+                })
+                .await;
+            }
+        }
+    }
+}
+
+/// Writes what it can of `buf` (the count), or with `buf` empty flushes (0).
+async fn write_or_flush<W: tokio::io::AsyncWrite + Unpin>(
+    wr: &mut W,
+    buf: &[u8],
+) -> io::Result<usize> {
+    if buf.is_empty() {
+        wr.flush().await?;
+        Ok(0)
+    } else {
+        match wr.write(buf).await? {
+            0 => Err(io::ErrorKind::WriteZero.into()),
+            n => Ok(n),
+        }
+    }
+}
