@@ -41,6 +41,9 @@ mod request;
 // the broker and no file changed.
 mod bad_input;
 
+// The fuzz targets' checks on the inputs kept under tests/fuzz_regressions/.
+mod fuzz_replay;
+
 // The library target used from outside the crate: topics, -F, -L and -D without a broker.
 mod lib_api;
 
