@@ -7,6 +7,7 @@ pub mod generate;
 pub mod passwd;
 pub mod publish;
 pub mod request;
+pub mod sim;
 pub mod subscribe;
 
 mod input;

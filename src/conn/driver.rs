@@ -363,6 +363,7 @@ pub async fn drive(
             &mut disconnect_asked,
         )
         .await;
+        let useful = state.was_useful();
         let fault = state.disconnected();
         // The events of the old connection go out before "lost".
         while let Some(ev) = state.poll_event() {
@@ -389,7 +390,7 @@ pub async fn drive(
                     let _ = tx.send(FromDriver::Fatal(f)).await;
                     return;
                 }
-                if started.elapsed() >= Duration::from_secs(10) {
+                if useful || started.elapsed() >= Duration::from_secs(10) {
                     backoff = Backoff::new();
                 }
                 lost_since = Some(Instant::now());

@@ -154,6 +154,8 @@ pub struct State {
     ping_sent: Option<Instant>,
     /// Acknowledgements received on this connection (for the give-up rule).
     progress: bool,
+    /// Anything but a PINGRESP received on this connection: it was of use (for the backoff).
+    useful: bool,
 }
 
 impl State {
@@ -181,6 +183,7 @@ impl State {
             last_write: None,
             ping_sent: None,
             progress: false,
+            useful: false,
         }
     }
 
@@ -234,6 +237,7 @@ impl State {
     ) {
         self.connected = true;
         self.progress = false;
+        self.useful = false;
         self.last_write = Some(now);
         self.ping_sent = None;
         self.window = usize::from(self.settings.window.max(1));
@@ -323,11 +327,20 @@ impl State {
         })
     }
 
+    /// Whether the current (or just lost) connection carried anything but pings: the driver
+    /// starts its backoff from the beginning after such a connection.
+    pub fn was_useful(&self) -> bool {
+        self.useful
+    }
+
     /// A packet from the broker (not CONNACK, which the driver handles before the session
     /// starts).
     pub fn received(&mut self, packet: In, now: Instant) {
         // Anything from the broker shows the connection is alive.
         self.ping_sent = None;
+        if !matches!(packet, In::PingResp) {
+            self.useful = true;
+        }
         let _ = now;
         match packet {
             In::Publish(mut m) => self.on_publish(&mut m),
@@ -1041,5 +1054,25 @@ mod tests {
         s.disconnected();
         s.connected(false, None, None, now);
         assert!(matches!(sent(&mut s, now)[..], [Packet::Subscribe(_)]));
+    }
+
+    #[test]
+    fn only_a_connection_that_carried_more_than_pings_restarts_the_backoff() {
+        let now = Instant::now();
+        let mut s = state(10, false);
+        s.connected(false, None, None, now);
+        s.received(In::PingResp, now);
+        assert!(!s.was_useful());
+        s.received(
+            In::PubAck {
+                pkid: 7,
+                reason: None,
+            },
+            now,
+        );
+        assert!(s.was_useful());
+        s.disconnected();
+        s.connected(true, None, None, now);
+        assert!(!s.was_useful(), "a new connection starts not useful");
     }
 }

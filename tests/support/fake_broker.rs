@@ -18,6 +18,10 @@
 //! Packets are encoded and decoded with rumqttc's codec (MQTT 3.1.1 or 5, whichever the
 //! client's CONNECT asks for). Every wait has a limit; `recv` and `accept` panic when it
 //! passes, so no test hangs. PINGREQs are answered inside `recv` unless `answer_pings` is off.
+#![allow(
+    dead_code,
+    reason = "the scripted broker can send every packet and report every field a test may script or check, used or not yet"
+)]
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};

@@ -582,6 +582,15 @@ impl MosquittoSub {
     }
 }
 
+impl MosquittoSub {
+    /// Asserts that no payload line arrives within `quiet`.
+    pub fn assert_nothing(&self, quiet: Duration) {
+        if let Ok(line) = self.lines.recv_timeout(quiet) {
+            panic!("expected nothing, got {line:?}");
+        }
+    }
+}
+
 impl Drop for MosquittoSub {
     fn drop(&mut self) {
         let _ = self.child.kill();
