@@ -123,7 +123,9 @@ pub fn format(data: &[u8]) {
         response_topic: d.bool().then(|| d.text(32)),
         correlation_data: d.bool().then(|| d.bytes(32).to_vec()),
         subscription_identifiers: (0..d.byte() % 3).map(|_| d.u32() % 268_435_456).collect(),
-        user_properties: (0..d.byte() % 3).map(|_| (d.text(16), d.text(16))).collect(),
+        user_properties: (0..d.byte() % 3)
+            .map(|_| (d.text(16), d.text(16)))
+            .collect(),
     });
     let format_string = String::from_utf8_lossy(d.rest()).into_owned();
     let msg = Shown {
@@ -168,7 +170,10 @@ pub fn format(data: &[u8]) {
     for pretty in [false, true] {
         let v = json_of(&msg, None, pretty, zone).expect("--format json never refuses");
         assert_eq!(v["topic"], topic.as_str());
-        assert_eq!(payload_of(&v, "payload", "payload_encoding"), Some(payload.clone()));
+        assert_eq!(
+            payload_of(&v, "payload", "payload_encoding"),
+            Some(payload.clone())
+        );
         assert_eq!(v["qos"], qos);
         assert_eq!(v["retain"], retain);
         assert_eq!(v["mid"], mid);
@@ -180,7 +185,10 @@ pub fn format(data: &[u8]) {
         if payload.is_empty() {
             assert!(v["payload"].is_null());
         } else {
-            assert_eq!(payload_of(&v, "payload", "payload_encoding"), Some(payload.clone()));
+            assert_eq!(
+                payload_of(&v, "payload", "payload_encoding"),
+                Some(payload.clone())
+            );
         }
         check_properties(&v, props.as_ref());
 
@@ -216,9 +224,14 @@ fn json_of(msg: &Shown<'_>, format: Option<&str>, pretty: bool, zone: Zone) -> O
     let mut buf = Vec::new();
     out.write(msg, &mut buf).ok()?;
     let text = std::str::from_utf8(&buf).expect("JSON output is UTF-8");
-    let body = text.strip_suffix('\n').expect("a newline after the message");
+    let body = text
+        .strip_suffix('\n')
+        .expect("a newline after the message");
     if !pretty {
-        assert!(!body.contains('\n'), "compact JSON on several lines: {body}");
+        assert!(
+            !body.contains('\n'),
+            "compact JSON on several lines: {body}"
+        );
     }
     Some(serde_json::from_str(body).unwrap_or_else(|e| panic!("invalid JSON ({e}): {body}")))
 }
@@ -314,7 +327,11 @@ pub fn pwfile(data: &[u8]) {
         "{user:?} does not read back as set"
     );
     for u in users.iter().filter(|u| **u != user) {
-        assert_eq!(reread.stored(u), file.stored(u), "setting {user:?} changed {u:?}");
+        assert_eq!(
+            reread.stored(u),
+            file.stored(u),
+            "setting {user:?} changed {u:?}"
+        );
     }
     let mut deleted = reread.clone();
     assert!(deleted.delete(&user));
@@ -322,7 +339,11 @@ pub fn pwfile(data: &[u8]) {
         .unwrap_or_else(|e| panic!("the file with {user:?} deleted does not parse: {e}"));
     assert_eq!(reread.stored(&user), None, "{user:?} is still there");
     for u in users.iter().filter(|u| **u != user) {
-        assert_eq!(reread.stored(u), file.stored(u), "deleting {user:?} changed {u:?}");
+        assert_eq!(
+            reread.stored(u),
+            file.stored(u),
+            "deleting {user:?} changed {u:?}"
+        );
     }
 }
 
@@ -341,7 +362,11 @@ pub fn topic(data: &[u8]) {
     let name_ok = validate_topic_name(topic).is_ok();
     let got = topic_matches(filter, topic);
     if filter_ok && name_ok {
-        assert_eq!(got, reference_match(filter, topic), "{filter:?} vs {topic:?}");
+        assert_eq!(
+            got,
+            reference_match(filter, topic),
+            "{filter:?} vs {topic:?}"
+        );
     }
     if validate_topic_name(filter).is_ok() {
         assert!(filter_ok, "topic name {filter:?} is not a valid filter");
@@ -350,8 +375,15 @@ pub fn topic(data: &[u8]) {
         return;
     }
     assert!(validate_topic_filter(topic).is_ok(), "{topic:?}");
-    assert!(topic_matches(topic, topic), "{topic:?} does not match itself");
-    assert_eq!(topic_matches("#", topic), !topic.starts_with('$'), "{topic:?}");
+    assert!(
+        topic_matches(topic, topic),
+        "{topic:?} does not match itself"
+    );
+    assert_eq!(
+        topic_matches("#", topic),
+        !topic.starts_with('$'),
+        "{topic:?}"
+    );
     let levels: Vec<&str> = topic.split('/').collect();
     for i in 0..levels.len() {
         let mut f = levels.clone();
@@ -510,7 +542,11 @@ pub fn property(data: &[u8]) {
     let mut groups = Vec::new();
     for _ in 0..d.byte() % 6 {
         // As clap hands them over: CMD NAME VALUE, or CMD NAME VALUE VALUE for user-property.
-        let mut g = vec![word(&mut d, COMMANDS), word(&mut d, NAMES), word(&mut d, NAMES)];
+        let mut g = vec![
+            word(&mut d, COMMANDS),
+            word(&mut d, NAMES),
+            word(&mut d, NAMES),
+        ];
         if d.bool() {
             g.push(word(&mut d, NAMES));
         }
@@ -527,12 +563,26 @@ pub fn property(data: &[u8]) {
         (props.unsubscribe.is_some(), PropCommand::Unsubscribe),
         (props.disconnect.is_some(), PropCommand::Disconnect),
     ] {
-        assert!(!got || allowed.contains(&allowed_cmd), "{allowed_cmd:?} not allowed");
+        assert!(
+            !got || allowed.contains(&allowed_cmd),
+            "{allowed_cmd:?} not allowed"
+        );
     }
-    if let Some(t) = props.publish.as_ref().and_then(|p| p.response_topic.as_deref()) {
-        assert!(validate_topic_name(t).is_ok(), "publish response topic {t:?}");
+    if let Some(t) = props
+        .publish
+        .as_ref()
+        .and_then(|p| p.response_topic.as_deref())
+    {
+        assert!(
+            validate_topic_name(t).is_ok(),
+            "publish response topic {t:?}"
+        );
     }
-    if let Some(t) = props.will.as_ref().and_then(|p| p.response_topic.as_deref()) {
+    if let Some(t) = props
+        .will
+        .as_ref()
+        .and_then(|p| p.response_topic.as_deref())
+    {
         assert!(validate_topic_name(t).is_ok(), "will response topic {t:?}");
     }
 
@@ -575,7 +625,12 @@ pub fn property(data: &[u8]) {
     }
 
     let mut out = BytesMut::new();
-    codec.publish(1, false, &Message::new("t", Bytes::from_static(b"x"), 1, false), &mut out);
+    codec.publish(
+        1,
+        false,
+        &Message::new("t", Bytes::from_static(b"x"), 1, false),
+        &mut out,
+    );
     match read(&mut out) {
         v5::Packet::Publish(p) => assert_eq!(p.properties, props.publish),
         p => panic!("PUBLISH read back as {p:?}"),
@@ -604,6 +659,11 @@ pub fn property(data: &[u8]) {
 
     let mut out = BytesMut::new();
     codec.disconnect(props.disconnect.clone(), &mut out);
+    if props.disconnect.is_none() && out[..] == [0xE0, 0x00] {
+        // A normal disconnection without properties: MQTT 5 allows leaving out the reason
+        // code, rumqttc writes it so, and its reader (unlike mosquitto) refuses it.
+        return;
+    }
     match read(&mut out) {
         v5::Packet::Disconnect(x) => assert_eq!(x.properties, props.disconnect),
         p => panic!("DISCONNECT read back as {p:?}"),
@@ -715,7 +775,10 @@ pub fn session(data: &[u8]) {
             0 => {
                 let qos = d.byte() % 3;
                 let payload = Bytes::copy_from_slice(d.bytes(16));
-                state.publish(published, Message::new(format!("out/{published}"), payload, qos, d.bool()));
+                state.publish(
+                    published,
+                    Message::new(format!("out/{published}"), payload, qos, d.bool()),
+                );
                 published += 1;
                 None
             }
@@ -832,8 +895,7 @@ pub fn session(data: &[u8]) {
             Some(Fault::KeepAliveTimeout) => {
                 inbound.clear();
                 connected = false;
-                if let Some(Fault::TooLarge { .. } | Fault::Refused { .. }) = state.disconnected()
-                {
+                if let Some(Fault::TooLarge { .. } | Fault::Refused { .. }) = state.disconnected() {
                     return;
                 }
                 while let Some(ev) = state.poll_event() {
@@ -878,7 +940,9 @@ fn check_outgoing(protocol: Protocol, mut out: BytesMut) {
 /// The oracles exercised on a few inputs of each kind, so that they stay in working order
 /// even while no regression input exists for a target.
 pub fn smoke() {
-    let mut format_input = vec![0b100, 1, 0, 0, 10, 0, 0, 0, 5, 0, 0, 0, 1, b't', 2, b'h', b'i'];
+    let mut format_input = vec![
+        0b100, 1, 0, 0, 10, 0, 0, 0, 5, 0, 0, 0, 1, b't', 2, b'h', b'i',
+    ];
     format_input.extend_from_slice(b"%t %p %j");
     format(&format_input);
     pwfile(b"\x05alicealice:pw\n# comment\r\nbob:$6$AAECAwQFBgcICQoL$J/vNH9EMqZLqOEdFIcJLmdQ587IOUdaIfYznXw37u6272QfhA3MU1z0SCG5xbN0rVeSa2lH0pH/YHdQWi3ZejQ==");
@@ -886,6 +950,7 @@ pub fn smoke() {
     topic(b"#\n$SYS/x");
     url(b"mqtts://al%40ice:p%3Ass@[::1]:8883/home/+/temp");
     property(b"\x3f\x02\x00\x01\x00\x09\x00\x00\x00\x03\x00\x01\x00\x09\x00\x00\x00\x07\x00");
-    decode(b"\x01\x02\x07\x20\x02\x00\x00\x30\x05\x00\x01tab");
+    decode(b"\x00\x02\x07\x20\x02\x00\x00\x30\x05\x00\x01tab");
+    decode(b"\x01\x02\x03\x20\x03\x00\x00\x00\x30\x06\x00\x01t\x00ab\xe0\x00");
     session(b"\x00\x04\x00\x00\x00\x01\x01\x00\x00\x00\x01\x04\x00\x01\x01\x00\x00\x00\x08\x00\x01\x00\x00\x04");
 }

@@ -62,6 +62,18 @@ const KNOWN_WRONG: &[(&str, &str)] = &[
         "a bad profile value is reported as a bad --port, naming neither profile nor file",
     ),
     (
+        "sub {B} -t a -F @\n",
+        "a format error quotes a control character as it is: a newline splits the error line",
+    ),
+    (
+        "sub {B} -t a -F %\n",
+        "a format error quotes a control character as it is: a newline splits the error line",
+    ),
+    (
+        "rr {B} -t a -e r -m x -F \\\n",
+        "a format error quotes a control character as it is: a newline splits the error line",
+    ),
+    (
         "pub {B} -t a -m x -u {65536*u}",
         "a user name over 65535 bytes is sent; the broker drops the connection (exit 3)",
     ),
@@ -985,6 +997,8 @@ fn sub_rows() -> Vec<Row> {
         row(&["{B}", "-t", "a", "-F", "\\"], 2, &["incomplete escape specifier"]),
         row(&["{B}", "-t", "a", "-F", "%99999999999t"], 2, &["too large"]),
         row(&["{B}", "-t", "a", "-F", "{xff}%p"], 2, &["invalid UTF-8"]),
+        row(&["{B}", "-t", "a", "-F", "@\n"], 2, &["invalid time specifier"]),
+        row(&["{B}", "-t", "a", "-F", "%\n"], 2, &["invalid format specifier"]),
         row(&["{B}", "-t", "a", "--format", "nosuch"], 2, &["'--format <FORMAT>'"]),
         row(&["{B}", "-t", "a", "--format", "json", "-F", "%p"], 2, &["-F cannot be combined with --format json"]),
         // -D properties.
@@ -1026,6 +1040,7 @@ fn rr_rows() -> Vec<Row> {
         row(&["{B}", "-t", "a", "-e", "r", "-m", "x", "-V", "311", "-D", "publish", "content-type", "x"], 2, &["need MQTT v5"]),
         row(&["{B}", "-t", "a", "-e", "r", "-m", "x", "-F", "%"], 2, &["incomplete format specifier"]),
         row(&["{B}", "-t", "a", "-e", "r", "-m", "x", "-F", "%Z"], 2, &["invalid format specifier 'Z'"]),
+        row(&["{B}", "-t", "a", "-e", "r", "-m", "x", "-F", "\\\n"], 2, &["invalid escape specifier"]),
         row(&["{B}", "-t", "a", "-e", "r", "-m", "x", "--format", "nosuch"], 2, &["'--format <FORMAT>'"]),
         row(&["{B}", "-t", "a", "-e", "r", "-m", "x", "--cafile", "pki1/ca.crt", "--cert", "pki2/client-b.crt", "--key", "pki1/client-a.key"], 2, &["do not match"]),
         row(&["{B}", "-t", "a", "-e", "r", "-m", "x", "-u", "u", "--password-file", "d"], 2, &["cannot read the password file d"]),

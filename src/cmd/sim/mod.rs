@@ -2,7 +2,6 @@
 //! unit tests: the plan (flags and fleet file), value generators and schedules, device
 //! payloads and commands, metrics, the report, thresholds and the delivery verifier.
 
-
 pub mod args;
 pub mod generators;
 pub mod metrics;
