@@ -27,9 +27,9 @@ Register-ArgumentCompleter -Native -CommandName 'mqtk' -ScriptBlock {
             [CompletionResult]::new('pub', 'pub', [CompletionResultType]::ParameterValue, 'Publish messages: from an argument, a file, stdin, or stdin line by line')
             [CompletionResult]::new('sub', 'sub', [CompletionResultType]::ParameterValue, 'Subscribe and print messages as they arrive')
             [CompletionResult]::new('rr', 'rr', [CompletionResultType]::ParameterValue, 'Request/response: publish one request and print the first response')
+            [CompletionResult]::new('sim', 'sim', [CompletionResultType]::ParameterValue, 'Simulate a fleet of sensor devices, each with its own connection')
             [CompletionResult]::new('certgen', 'certgen', [CompletionResultType]::ParameterValue, 'Make a private CA, server and client certificates, and a mosquitto TLS listener')
             [CompletionResult]::new('passwd', 'passwd', [CompletionResultType]::ParameterValue, 'Create and edit mosquitto password files; check a password against one')
-            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions and man pages (for packagers)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -64,8 +64,8 @@ Register-ArgumentCompleter -Native -CommandName 'mqtk' -ScriptBlock {
             [CompletionResult]::new('--protocol-version', '--protocol-version', [CompletionResultType]::ParameterName, 'MQTT protocol version: 311 or 5')
             [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'User name')
             [CompletionResult]::new('--username', '--username', [CompletionResultType]::ParameterName, 'User name')
-            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'Password; without a value, prompt for it on the terminal')
-            [CompletionResult]::new('--pw', '--pw', [CompletionResultType]::ParameterName, 'Password; without a value, prompt for it on the terminal')
+            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'Password; -P with no value prompts for it on the terminal')
+            [CompletionResult]::new('--pw', '--pw', [CompletionResultType]::ParameterName, 'Password; -P with no value prompts for it on the terminal')
             [CompletionResult]::new('--password-file', '--password-file', [CompletionResultType]::ParameterName, 'Read the password from the first line of a file')
             [CompletionResult]::new('--cafile', '--cafile', [CompletionResultType]::ParameterName, 'Trust the CA certificates in this PEM file (turns on TLS)')
             [CompletionResult]::new('--capath', '--capath', [CompletionResultType]::ParameterName, 'Trust every PEM CA certificate in this directory (turns on TLS)')
@@ -112,6 +112,7 @@ Register-ArgumentCompleter -Native -CommandName 'mqtk' -ScriptBlock {
             [CompletionResult]::new('-U', '-U ', [CompletionResultType]::ParameterName, 'Unsubscribe from this filter after subscribing (e.g. to clean up a -c session)')
             [CompletionResult]::new('--unsubscribe', '--unsubscribe', [CompletionResultType]::ParameterName, 'Unsubscribe from this filter after subscribing (e.g. to clean up a -c session)')
             [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Exit after printing N messages')
+            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Exit after printing N messages')
             [CompletionResult]::new('-W', '-W ', [CompletionResultType]::ParameterName, 'Exit with status 27 ("timed out") when not done after SECS seconds')
             [CompletionResult]::new('--retain-handling', '--retain-handling', [CompletionResultType]::ParameterName, 'v5: retained messages on subscribe: 0 always, 1 only for a new subscription, 2 never')
             [CompletionResult]::new('-F', '-F ', [CompletionResultType]::ParameterName, 'Print each message with this format string (mosquitto_sub''s -F: %t %p %j %I ...)')
@@ -135,8 +136,8 @@ Register-ArgumentCompleter -Native -CommandName 'mqtk' -ScriptBlock {
             [CompletionResult]::new('--protocol-version', '--protocol-version', [CompletionResultType]::ParameterName, 'MQTT protocol version: 311 or 5')
             [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'User name')
             [CompletionResult]::new('--username', '--username', [CompletionResultType]::ParameterName, 'User name')
-            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'Password; without a value, prompt for it on the terminal')
-            [CompletionResult]::new('--pw', '--pw', [CompletionResultType]::ParameterName, 'Password; without a value, prompt for it on the terminal')
+            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'Password; -P with no value prompts for it on the terminal')
+            [CompletionResult]::new('--pw', '--pw', [CompletionResultType]::ParameterName, 'Password; -P with no value prompts for it on the terminal')
             [CompletionResult]::new('--password-file', '--password-file', [CompletionResultType]::ParameterName, 'Read the password from the first line of a file')
             [CompletionResult]::new('--cafile', '--cafile', [CompletionResultType]::ParameterName, 'Trust the CA certificates in this PEM file (turns on TLS)')
             [CompletionResult]::new('--capath', '--capath', [CompletionResultType]::ParameterName, 'Trust every PEM CA certificate in this directory (turns on TLS)')
@@ -155,8 +156,8 @@ Register-ArgumentCompleter -Native -CommandName 'mqtk' -ScriptBlock {
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Fill in connection flags from [profile.NAME] in $XDG_CONFIG_HOME/mqtk/config.toml')
             [CompletionResult]::new('-E', '-E ', [CompletionResultType]::ParameterName, 'Exit as soon as the broker has acknowledged the subscriptions')
             [CompletionResult]::new('-R', '-R ', [CompletionResultType]::ParameterName, 'Do not print retained messages (v5: ask the broker not to send them)')
-            [CompletionResult]::new('--retained-only', '--retained-only', [CompletionResultType]::ParameterName, 'Print only retained messages; exit at the first message that is not retained')
-            [CompletionResult]::new('--remove-retained', '--remove-retained', [CompletionResultType]::ParameterName, 'Clear every retained message received (publish an empty retained message to its topic)')
+            [CompletionResult]::new('--retained-only', '--retained-only', [CompletionResultType]::ParameterName, 'Print only retained messages; exit 0 once the broker has sent them all')
+            [CompletionResult]::new('--remove-retained', '--remove-retained', [CompletionResultType]::ParameterName, 'Clear every retained message received (publish an empty retained message to its topic); exit 0 once all are cleared')
             [CompletionResult]::new('--retain-as-published', '--retain-as-published', [CompletionResultType]::ParameterName, 'v5: keep the retain flag of forwarded messages as the publisher set it')
             [CompletionResult]::new('--no-local', '--no-local', [CompletionResultType]::ParameterName, 'v5: do not receive messages this client publishes')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print "topic payload" ("topic (null)" for an empty payload)')
@@ -210,8 +211,8 @@ Register-ArgumentCompleter -Native -CommandName 'mqtk' -ScriptBlock {
             [CompletionResult]::new('--protocol-version', '--protocol-version', [CompletionResultType]::ParameterName, 'MQTT protocol version: 311 or 5')
             [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'User name')
             [CompletionResult]::new('--username', '--username', [CompletionResultType]::ParameterName, 'User name')
-            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'Password; without a value, prompt for it on the terminal')
-            [CompletionResult]::new('--pw', '--pw', [CompletionResultType]::ParameterName, 'Password; without a value, prompt for it on the terminal')
+            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'Password; -P with no value prompts for it on the terminal')
+            [CompletionResult]::new('--pw', '--pw', [CompletionResultType]::ParameterName, 'Password; -P with no value prompts for it on the terminal')
             [CompletionResult]::new('--password-file', '--password-file', [CompletionResultType]::ParameterName, 'Read the password from the first line of a file')
             [CompletionResult]::new('--cafile', '--cafile', [CompletionResultType]::ParameterName, 'Trust the CA certificates in this PEM file (turns on TLS)')
             [CompletionResult]::new('--capath', '--capath', [CompletionResultType]::ParameterName, 'Trust every PEM CA certificate in this directory (turns on TLS)')
@@ -237,6 +238,76 @@ Register-ArgumentCompleter -Native -CommandName 'mqtk' -ScriptBlock {
             [CompletionResult]::new('-N', '-N ', [CompletionResultType]::ParameterName, 'Print no newline after each message')
             [CompletionResult]::new('--no-newline', '--no-newline', [CompletionResultType]::ParameterName, 'Print no newline after each message')
             [CompletionResult]::new('--pretty', '--pretty', [CompletionResultType]::ParameterName, 'Indent JSON output (%j, %J, --format json)')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Keep the session on the broker after disconnecting (needs -i)')
+            [CompletionResult]::new('--disable-clean-session', '--disable-clean-session', [CompletionResultType]::ParameterName, 'Keep the session on the broker after disconnecting (needs -i)')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check that the broker''s certificate carries the host name (the chain is still verified)')
+            [CompletionResult]::new('--tls-use-os-certs', '--tls-use-os-certs', [CompletionResultType]::ParameterName, 'Trust the operating system''s CA certificates (turns on TLS)')
+            [CompletionResult]::new('--ws', '--ws', [CompletionResultType]::ParameterName, 'Connect over WebSockets to -h and -p (with TLS options: secure WebSockets)')
+            [CompletionResult]::new('--will-retain', '--will-retain', [CompletionResultType]::ParameterName, 'Retain the Last Will')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Print a trace of every MQTT packet on stderr')
+            [CompletionResult]::new('--debug', '--debug', [CompletionResultType]::ParameterName, 'Print a trace of every MQTT packet on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no runtime errors (usage errors are still printed)')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (`-h` is the broker host, as in mosquitto''s clients)')
+            break
+        }
+        'mqtk;sim' {
+            [CompletionResult]::new('--devices', '--devices', [CompletionResultType]::ParameterName, 'Simulate N devices (the whole fleet, all shards together) [default: 10]')
+            [CompletionResult]::new('--fleet', '--fleet', [CompletionResultType]::ParameterName, 'Read groups of devices, their metrics, rates and credentials from a TOML file')
+            [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'Publish telemetry every DURATION: 500ms, 1s, 5m [default: 1s]')
+            [CompletionResult]::new('--jitter', '--jitter', [CompletionResultType]::ParameterName, 'Move each interval by up to ± DURATION or ± a percentage of it: 100ms, 10% [default: 0]')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Quality of service of the telemetry: 0, 1 or 2 [default: 1]')
+            [CompletionResult]::new('--qos', '--qos', [CompletionResultType]::ParameterName, 'Quality of service of the telemetry: 0, 1 or 2 [default: 1]')
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Stop after DURATION (each device publishes "offline" and disconnects)')
+            [CompletionResult]::new('-C', '-C ', [CompletionResultType]::ParameterName, 'Stop each device after N telemetry messages')
+            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Stop each device after N telemetry messages')
+            [CompletionResult]::new('--seed', '--seed', [CompletionResultType]::ParameterName, 'Seed every value and schedule: the same seed gives the same run [default: 0]')
+            [CompletionResult]::new('--id-template', '--id-template', [CompletionResultType]::ParameterName, 'Client id of each device, from its number and group [default: sensor-{n:04}]')
+            [CompletionResult]::new('--prefix', '--prefix', [CompletionResultType]::ParameterName, 'Put each device''s topics under PREFIX/<id>/ [default: mqtk/sim]')
+            [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Run only slice K of N of the fleet (K from 0), for N processes sharing one fleet')
+            [CompletionResult]::new('--connect-rate', '--connect-rate', [CompletionResultType]::ParameterName, 'Open at most RATE connections per second across the fleet: 500/s, 30/m')
+            [CompletionResult]::new('--chaos', '--chaos', [CompletionResultType]::ParameterName, 'Drop RATE of the devices per minute abruptly, at random times: 0.05 or 5%')
+            [CompletionResult]::new('--bind-addr', '--bind-addr', [CompletionResultType]::ParameterName, 'Spread the connections over these local source addresses (comma-separated)')
+            [CompletionResult]::new('--report', '--report', [CompletionResultType]::ParameterName, 'Write the final report as JSON to FILE')
+            [CompletionResult]::new('--fail-if', '--fail-if', [CompletionResultType]::ParameterName, 'Exit 6 when EXPR holds at the end (repeatable): ''errors>0'', ''p99_ack_ms>50'', ''lost>0''')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Broker host name or IP address [default: localhost]')
+            [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Broker host name or IP address [default: localhost]')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Broker port [default: 1883; with TLS 8883; WebSockets 80, with TLS 443]')
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Broker port [default: 1883; with TLS 8883; WebSockets 80, with TLS 443]')
+            [CompletionResult]::new('-L', '-L ', [CompletionResultType]::ParameterName, 'Broker URL: mqtt[s]://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (also ws://, wss://)')
+            [CompletionResult]::new('--url', '--url', [CompletionResultType]::ParameterName, 'Broker URL: mqtt[s]://[USER[:PASSWORD]@]HOST[:PORT]/TOPIC (also ws://, wss://)')
+            [CompletionResult]::new('--unix', '--unix', [CompletionResultType]::ParameterName, 'Connect through a Unix domain socket instead of TCP')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Client id [default: mqtk-<pid>]')
+            [CompletionResult]::new('--id', '--id', [CompletionResultType]::ParameterName, 'Client id [default: mqtk-<pid>]')
+            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Client id prefix; the process id is appended')
+            [CompletionResult]::new('--id-prefix', '--id-prefix', [CompletionResultType]::ParameterName, 'Client id prefix; the process id is appended')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Keep-alive interval in seconds (5 to 65535)')
+            [CompletionResult]::new('--keepalive', '--keepalive', [CompletionResultType]::ParameterName, 'Keep-alive interval in seconds (5 to 65535)')
+            [CompletionResult]::new('-x', '-x', [CompletionResultType]::ParameterName, 'Session expiry in seconds (v5); -1 means never [default with -c: never]')
+            [CompletionResult]::new('--session-expiry', '--session-expiry', [CompletionResultType]::ParameterName, 'Session expiry in seconds (v5); -1 means never [default with -c: never]')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'MQTT protocol version: 311 or 5')
+            [CompletionResult]::new('--protocol-version', '--protocol-version', [CompletionResultType]::ParameterName, 'MQTT protocol version: 311 or 5')
+            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'User name')
+            [CompletionResult]::new('--username', '--username', [CompletionResultType]::ParameterName, 'User name')
+            [CompletionResult]::new('-P', '-P ', [CompletionResultType]::ParameterName, 'Password; -P with no value prompts for it on the terminal')
+            [CompletionResult]::new('--pw', '--pw', [CompletionResultType]::ParameterName, 'Password; -P with no value prompts for it on the terminal')
+            [CompletionResult]::new('--password-file', '--password-file', [CompletionResultType]::ParameterName, 'Read the password from the first line of a file')
+            [CompletionResult]::new('--cafile', '--cafile', [CompletionResultType]::ParameterName, 'Trust the CA certificates in this PEM file (turns on TLS)')
+            [CompletionResult]::new('--capath', '--capath', [CompletionResultType]::ParameterName, 'Trust every PEM CA certificate in this directory (turns on TLS)')
+            [CompletionResult]::new('--cert', '--cert', [CompletionResultType]::ParameterName, 'Client certificate (PEM) for mutual TLS; needs --key')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'Private key of --cert (PEM: PKCS#8, SEC1 or RSA; not encrypted)')
+            [CompletionResult]::new('--tls-version', '--tls-version', [CompletionResultType]::ParameterName, 'Oldest TLS version to accept: tlsv1.2 (default: 1.2 or 1.3) or tlsv1.3 (1.3 only)')
+            [CompletionResult]::new('--tls-alpn', '--tls-alpn', [CompletionResultType]::ParameterName, 'Offer this ALPN protocol in the TLS handshake (e.g. x-amzn-mqtt-ca)')
+            [CompletionResult]::new('--ws-path', '--ws-path', [CompletionResultType]::ParameterName, 'HTTP path of the broker''s WebSocket endpoint [default: /mqtt]')
+            [CompletionResult]::new('--will-topic', '--will-topic', [CompletionResultType]::ParameterName, 'Topic of the Last Will, published by the broker if this client dies')
+            [CompletionResult]::new('--will-payload', '--will-payload', [CompletionResultType]::ParameterName, 'Payload of the Last Will')
+            [CompletionResult]::new('--will-qos', '--will-qos', [CompletionResultType]::ParameterName, 'QoS of the Last Will')
+            [CompletionResult]::new('-D', '-D ', [CompletionResultType]::ParameterName, 'MQTT v5 property: -D CMD NAME VALUE (user-property takes NAME VALUE)')
+            [CompletionResult]::new('--property', '--property', [CompletionResultType]::ParameterName, 'MQTT v5 property: -D CMD NAME VALUE (user-property takes NAME VALUE)')
+            [CompletionResult]::new('-M', '-M ', [CompletionResultType]::ParameterName, 'Maximum QoS 1/2 messages in flight at once (1 to 65535)')
+            [CompletionResult]::new('--max-inflight', '--max-inflight', [CompletionResultType]::ParameterName, 'Maximum QoS 1/2 messages in flight at once (1 to 65535)')
+            [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Fill in connection flags from [profile.NAME] in $XDG_CONFIG_HOME/mqtk/config.toml')
+            [CompletionResult]::new('--verify', '--verify', [CompletionResultType]::ParameterName, 'Also subscribe to the fleet''s telemetry and count lost and duplicate messages')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print this shard''s plan (devices, topics, rates) and exit without connecting')
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Keep the session on the broker after disconnecting (needs -i)')
             [CompletionResult]::new('--disable-clean-session', '--disable-clean-session', [CompletionResultType]::ParameterName, 'Keep the session on the broker after disconnecting (needs -i)')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check that the broker''s certificate carries the host name (the chain is still verified)')
@@ -281,17 +352,13 @@ Register-ArgumentCompleter -Native -CommandName 'mqtk' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (`-h` is the broker host, as in mosquitto''s clients)')
             break
         }
-        'mqtk;generate' {
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (`-h` is the broker host, as in mosquitto''s clients)')
-            break
-        }
         'mqtk;help' {
             [CompletionResult]::new('pub', 'pub', [CompletionResultType]::ParameterValue, 'Publish messages: from an argument, a file, stdin, or stdin line by line')
             [CompletionResult]::new('sub', 'sub', [CompletionResultType]::ParameterValue, 'Subscribe and print messages as they arrive')
             [CompletionResult]::new('rr', 'rr', [CompletionResultType]::ParameterValue, 'Request/response: publish one request and print the first response')
+            [CompletionResult]::new('sim', 'sim', [CompletionResultType]::ParameterValue, 'Simulate a fleet of sensor devices, each with its own connection')
             [CompletionResult]::new('certgen', 'certgen', [CompletionResultType]::ParameterValue, 'Make a private CA, server and client certificates, and a mosquitto TLS listener')
             [CompletionResult]::new('passwd', 'passwd', [CompletionResultType]::ParameterValue, 'Create and edit mosquitto password files; check a password against one')
-            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write shell completions and man pages (for packagers)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -304,13 +371,13 @@ Register-ArgumentCompleter -Native -CommandName 'mqtk' -ScriptBlock {
         'mqtk;help;rr' {
             break
         }
+        'mqtk;help;sim' {
+            break
+        }
         'mqtk;help;certgen' {
             break
         }
         'mqtk;help;passwd' {
-            break
-        }
-        'mqtk;help;generate' {
             break
         }
         'mqtk;help;help' {

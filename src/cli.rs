@@ -5,7 +5,9 @@
 //! House rules for this file:
 //! - every short flag is an explicit char (`short = 'h'`), never derived from the field name;
 //! - value names are UPPERCASE;
-//! - every connection flag reads an `MQTK_<NAME>` env var; secrets use `hide_env_values`;
+//! - every option reads an `MQTK_<LONG NAME>` variable (`MQTK_<FIELD>` for short-only flags,
+//!   `MQTK_PASSWORD` for `--pw`), except those `every_option_reads_the_environment` lists;
+//!   secrets (and URLs, which may hold one) use `hide_env_values`;
 //! - doc comments are the help: a short imperative first line, details in later paragraphs;
 //! - rarely used flags get `hide_short_help` so `mqtk pub --help` stays readable.
 //!
@@ -15,7 +17,10 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::builder::NonEmptyStringValueParser;
+use clap::builder::{
+    NonEmptyStringValueParser, PossibleValue, PossibleValuesParser, StringValueParser,
+    TypedValueParser,
+};
 use clap::parser::ValueSource;
 use clap::{
     ArgAction, ArgGroup, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum,
@@ -71,11 +76,12 @@ pub enum Command {
     ///     mqtk sub -t home/door -C 1 -W 30        # wait for one message; exit 27 on timeout
     ///     mqtk sub -t 'sensors/#' --format json | jq -r '.payload'
     ///     mqtk sub -t 'sensors/#' -F '%I %t %p'
-    ///     mqtk sub -t 'old/#' --remove-retained --retained-only -W 3   # clear old/'s retained
+    ///     mqtk sub -t 'old/#' --remove-retained   # clear old/'s retained messages, then exit
     ///     mqtk sub -c -i logger -q 1 -t 'logs/#'  # a persistent session: nothing lost
     ///
-    /// Exit codes: 0 after -C messages, -E, --retained-only's first live message, Ctrl-C or
-    /// SIGTERM, or a closed stdout; 5 when the broker refuses every filter; 27 on -W timeout.
+    /// Exit codes: 0 after -C messages, -E, the retained messages (--retained-only,
+    /// --remove-retained), Ctrl-C or SIGTERM, or when the reader of stdout goes away; 5 when
+    /// the broker refuses every filter; 27 on -W timeout.
     #[command(name = "sub", verbatim_doc_comment)]
     Subscribe(SubscribeArgs),
 
@@ -93,6 +99,26 @@ pub enum Command {
     /// request; 27 no response within -W.
     #[command(name = "rr", verbatim_doc_comment)]
     Request(RequestArgs),
+
+    /// Simulate a fleet of sensor devices, each with its own connection
+    ///
+    /// Every device is a task (not a thread) with its own client id, a Last Will of "offline"
+    /// on <prefix>/<id>/status, "online" there once connected, telemetry on
+    /// <prefix>/<id>/telemetry every --interval with a gap-free "seq", and commands on
+    /// <prefix>/<id>/commands and <prefix>/all/commands: {"led":"on"}, {"interval":"5s"},
+    /// {"reboot":true}, each answered on <prefix>/<id>/ack. A clean stop publishes "offline".
+    ///
+    ///     mqtk sim --devices 100 --duration 1m
+    ///     mqtk sim --fleet examples/fleet.toml --duration 30s --report run.json
+    ///     mqtk sim --devices 1000 --count 10 --verify --fail-if 'lost>0' --fail-if 'p99_ack_ms>50'
+    ///     mqtk sim --devices 20000 --shard 0/2 --bind-addr 127.0.0.1,127.0.0.2
+    ///     mqtk sim --devices 10 --dry-run
+    ///
+    /// Exit codes: 0 when the run ended (--duration, --count, Ctrl-C); 6 when a --fail-if
+    /// check failed (each failed check is listed); 2 for a bad flag or fleet file, or more
+    /// devices than the open-file limit allows (use --shard).
+    #[command(name = "sim", verbatim_doc_comment)]
+    Sim(SimCommand),
 
     /// Make a private CA, server and client certificates, and a mosquitto TLS listener
     ///
@@ -179,11 +205,46 @@ impl Command {
             Command::Publish(_) => "pub",
             Command::Subscribe(_) => "sub",
             Command::Request(_) => "rr",
+            Command::Sim(_) => "sim",
             Command::Certgen(_) => "certgen",
             Command::Passwd(_) => "passwd",
             Command::Generate(_) => "generate",
         }
     }
+}
+
+/// A password, or a URL that may hold one: `Debug` shows `"***"`, so no trace, panic or
+/// `{:?}` can print it.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+}
+
+impl std::ops::Deref for Secret {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Secret {
+        Secret(s.to_string())
+    }
+}
+
+fn parse_secret(s: &str) -> Result<Secret, std::convert::Infallible> {
+    Ok(Secret::new(s))
 }
 
 /// MQTT protocol version.
@@ -200,6 +261,55 @@ fn parse_protocol(s: &str) -> Result<Protocol, String> {
         "31" | "mqttv31" | "3.1" => Err("MQTT 3.1 is not supported; use 311 or 5".into()),
         _ => Err("expected 311 or 5".into()),
     }
+}
+
+/// `-V`: parsed by `parse_protocol`; the possible values are what shell completion offers.
+#[derive(Copy, Clone, Debug)]
+struct ProtocolParser;
+
+impl TypedValueParser for ProtocolParser {
+    type Value = Protocol;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Protocol, clap::Error> {
+        StringValueParser::new()
+            .try_map(|s| parse_protocol(&s))
+            .parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(
+            [
+                PossibleValue::new("311").help("MQTT 3.1.1"),
+                PossibleValue::new("5").help("MQTT 5"),
+            ]
+            .into_iter(),
+        ))
+    }
+}
+
+/// QoS 0, 1 or 2 as a number; listed, so shell completion offers them.
+fn qos_parser() -> impl TypedValueParser<Value = u8> {
+    PossibleValuesParser::new([
+        PossibleValue::new("0").help("at most once"),
+        PossibleValue::new("1").help("at least once"),
+        PossibleValue::new("2").help("exactly once"),
+    ])
+    .map(|s| s.parse::<u8>().expect("one of the possible values"))
+}
+
+/// `--retain-handling` 0, 1 or 2 as a number; listed, so shell completion offers them.
+fn retain_handling_parser() -> impl TypedValueParser<Value = u8> {
+    PossibleValuesParser::new([
+        PossibleValue::new("0").help("send retained messages on every subscribe"),
+        PossibleValue::new("1").help("only for a new subscription"),
+        PossibleValue::new("2").help("never"),
+    ])
+    .map(|s| s.parse::<u8>().expect("one of the possible values"))
 }
 
 /// `-x`: seconds, or `-1` / `∞` for "never expires" (as mosquitto).
@@ -235,8 +345,9 @@ pub struct ConnArgs {
     /// wss:// turn on TLS (trusting the OS's CA certificates unless --cafile or --capath is
     /// given); with ws:// and wss:// the path is still the topic, and the WebSocket path is
     /// --ws-path (/mqtt).
-    #[arg(short = 'L', long, env = "MQTK_URL", value_name = "URL", value_hint = ValueHint::Url)]
-    pub url: Option<String>,
+    #[arg(short = 'L', long, env = "MQTK_URL", hide_env_values = true, value_name = "URL",
+          value_hint = ValueHint::Url, value_parser = parse_secret)]
+    pub url: Option<Secret>,
 
     /// Connect through a Unix domain socket instead of TCP
     #[arg(long, env = "MQTK_UNIX", value_name = "PATH", value_hint = ValueHint::FilePath,
@@ -280,20 +391,23 @@ pub struct ConnArgs {
 
     /// MQTT protocol version: 311 or 5
     #[arg(short = 'V', long = "protocol-version", env = "MQTK_PROTOCOL_VERSION",
-          value_name = "VERSION", value_parser = parse_protocol)]
+          value_name = "VERSION", value_parser = ProtocolParser)]
     pub protocol_version: Option<Protocol>,
 
     /// User name
     #[arg(short = 'u', long, env = "MQTK_USERNAME", value_name = "USER")]
     pub username: Option<String>,
 
-    /// Password; without a value, prompt for it on the terminal
+    /// Password; -P with no value prompts for it on the terminal
     ///
-    /// A password on the command line is visible to other users of the machine: prefer the
-    /// prompt, MQTK_PASSWORD or --password-file.
+    /// As in mosquitto's clients the next word is the password, even when it starts with '-'
+    /// (-P -secret), except a word that is exactly one of this command's options: -P -t x
+    /// prompts, and so does -P as the last word. -P=WORD and --pw=WORD always take WORD;
+    /// -P "" is an empty password. A password on the command line is visible to other users of
+    /// the machine: prefer the prompt, MQTK_PASSWORD or --password-file.
     #[arg(short = 'P', long = "pw", env = "MQTK_PASSWORD", hide_env_values = true,
-          value_name = "PASSWORD", num_args = 0..=1, default_missing_value = "")]
-    pub password: Option<String>,
+          value_name = "PASSWORD", value_parser = parse_secret)]
+    pub password: Option<Option<Secret>>,
 
     /// Read the password from the first line of a file
     // Not a clap conflict with -P: an exported MQTK_PASSWORD must not make --password-file
@@ -380,7 +494,7 @@ pub struct ConnArgs {
 
     /// QoS of the Last Will
     #[arg(long, env = "MQTK_WILL_QOS", value_name = "QOS", default_value_t = 0,
-          value_parser = clap::value_parser!(u8).range(0..=2))]
+          value_parser = qos_parser(), requires = "will_topic")]
     pub will_qos: u8,
 
     /// Retain the Last Will
@@ -391,6 +505,9 @@ pub struct ConnArgs {
     ///
     /// CMD is connect, publish or will (sub and rr also take subscribe and unsubscribe).
     /// Example: -D publish content-type application/json -D publish user-property site lab
+    ///
+    /// Each -D takes the next three words (four for user-property), whatever they look like:
+    /// -D publish user-property k -1. Not read from the environment or a profile.
     #[arg(short = 'D', long = "property", value_names = ["CMD", "NAME", "VALUE"],
           num_args = 3..=4, action = ArgAction::Append)]
     property: Vec<String>,
@@ -448,13 +565,7 @@ pub enum TlsVersion {
 #[command(group(ArgGroup::new("source").required(true).multiple(false)))]
 pub struct MessageSource {
     /// Send this text as the payload
-    #[arg(
-        short = 'm',
-        long,
-        value_name = "MESSAGE",
-        group = "source",
-        allow_hyphen_values = true
-    )]
+    #[arg(short = 'm', long, value_name = "MESSAGE", group = "source")]
     pub message: Option<OsString>,
 
     /// Send the contents of a file as the payload
@@ -493,20 +604,21 @@ pub struct PublishArgs {
 
     /// Quality of service: 0, 1 or 2
     #[arg(short = 'q', long, env = "MQTK_QOS", value_name = "QOS", default_value_t = 0,
-          value_parser = clap::value_parser!(u8).range(0..=2))]
+          value_parser = qos_parser())]
     pub qos: u8,
 
     /// Ask the broker to retain the message
-    #[arg(short = 'r', long)]
+    #[arg(short = 'r', long, env = "MQTK_RETAIN")]
     pub retain: bool,
 
     /// Publish the message N times (not with -l)
-    #[arg(long, value_name = "N", default_value_t = 1,
+    #[arg(long, env = "MQTK_REPEAT", value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u64).range(1..), conflicts_with = "stdin_line")]
     pub repeat: u64,
 
     /// Seconds to wait between repeats, counted from the previous acknowledgement
-    #[arg(long, value_name = "SECS", default_value = "0", value_parser = parse_delay,
+    #[arg(long, env = "MQTK_REPEAT_DELAY", value_name = "SECS", default_value = "0",
+          value_parser = parse_delay,
           allow_negative_numbers = true,
           requires = "repeat")]
     pub repeat_delay: f64,
@@ -534,11 +646,11 @@ fn parse_delay(s: &str) -> Result<f64, String> {
 #[command(next_help_heading = "Output")]
 pub struct OutputArgs {
     /// Print "topic payload" ("topic (null)" for an empty payload)
-    #[arg(short = 'v', long)]
+    #[arg(short = 'v', long, env = "MQTK_VERBOSE")]
     pub verbose: bool,
 
     /// Print no newline after each message
-    #[arg(short = 'N', long = "no-newline")]
+    #[arg(short = 'N', long = "no-newline", env = "MQTK_NO_NEWLINE")]
     pub no_newline: bool,
 
     /// Print each message with this format string (mosquitto_sub's -F: %t %p %j %I ...)
@@ -547,16 +659,24 @@ pub struct OutputArgs {
     /// %I ISO 8601 time, %U Unix time, %j/%J JSON, v5: %A topic alias, %C content type,
     /// %D correlation data, %E expiry, %F payload format, %P user properties, %R response topic,
     /// %S subscription id; @H @M @S ... strftime, @N nanoseconds; \n \t ... escapes.
-    /// Flags, width and precision as in printf: %-20t, %08l, %.10p.
-    #[arg(short = 'F', value_name = "FORMAT", allow_hyphen_values = true)]
+    /// Flags, width and precision as in printf: %-20t, %08l, %.10p. A width pads and never
+    /// cuts; a precision cuts text and payloads to that many characters (%.10p) and gives
+    /// numbers at least that many digits (%.3q is 001). %j and %J take neither.
+    #[arg(
+        short = 'F',
+        env = "MQTK_FORMAT_STRING",
+        value_name = "FORMAT",
+        conflicts_with = "format"
+    )]
     pub format_string: Option<String>,
 
     /// Output format: plain, json (one object per line), hex or base64 (the payload)
-    #[arg(long = "format", value_name = "FORMAT", value_enum, default_value_t = OutputFormat::Plain)]
+    #[arg(long = "format", env = "MQTK_FORMAT", value_name = "FORMAT", value_enum,
+          default_value_t = OutputFormat::Plain)]
     pub format: OutputFormat,
 
     /// Indent JSON output (%j, %J, --format json)
-    #[arg(long)]
+    #[arg(long, env = "MQTK_PRETTY")]
     pub pretty: bool,
 }
 
@@ -577,57 +697,82 @@ pub enum OutputFormat {
 #[derive(Args, Debug, Clone)]
 pub struct SubscribeArgs {
     /// Topic filter to subscribe to (repeat for more; + and # wildcards)
-    #[arg(short = 't', long = "topic", value_name = "FILTER")]
+    ///
+    /// MQTK_TOPIC gives one filter; -t on the command line, or a -L URL's topic, replaces it.
+    #[arg(short = 't', long = "topic", env = "MQTK_TOPIC", value_name = "FILTER")]
     pub topics: Vec<String>,
 
     /// Quality of service requested for every filter: 0, 1 or 2
     #[arg(short = 'q', long, env = "MQTK_QOS", value_name = "QOS", default_value_t = 0,
-          value_parser = clap::value_parser!(u8).range(0..=2))]
+          value_parser = qos_parser())]
     pub qos: u8,
 
     /// Do not print messages whose topic matches this filter (repeat for more)
-    #[arg(short = 'T', long = "filter-out", value_name = "FILTER")]
+    #[arg(
+        short = 'T',
+        long = "filter-out",
+        env = "MQTK_FILTER_OUT",
+        value_name = "FILTER"
+    )]
     pub filter_out: Vec<String>,
 
     /// Unsubscribe from this filter after subscribing (e.g. to clean up a -c session)
-    #[arg(short = 'U', long = "unsubscribe", value_name = "FILTER")]
+    #[arg(
+        short = 'U',
+        long = "unsubscribe",
+        env = "MQTK_UNSUBSCRIBE",
+        value_name = "FILTER"
+    )]
     pub unsubscribe: Vec<String>,
 
     /// Exit after printing N messages
-    #[arg(short = 'C', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(short = 'C', long, env = "MQTK_COUNT", value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
 
     /// Exit with status 27 ("timed out") when not done after SECS seconds
-    #[arg(short = 'W', value_name = "SECS", value_parser = parse_timeout)]
+    #[arg(short = 'W', env = "MQTK_TIMEOUT", value_name = "SECS", value_parser = parse_timeout)]
     pub timeout: Option<f64>,
 
     /// Exit as soon as the broker has acknowledged the subscriptions
-    #[arg(short = 'E')]
+    #[arg(short = 'E', env = "MQTK_EXIT_AFTER_SUBACK")]
     pub exit_after_suback: bool,
 
     /// Do not print retained messages (v5: ask the broker not to send them)
-    #[arg(short = 'R', conflicts_with = "retained_only")]
+    #[arg(
+        short = 'R',
+        env = "MQTK_NO_RETAINED",
+        conflicts_with = "retained_only"
+    )]
     pub no_retained: bool,
 
-    /// Print only retained messages; exit at the first message that is not retained
-    #[arg(long = "retained-only")]
+    /// Print only retained messages; exit 0 once the broker has sent them all
+    ///
+    /// A live message that comes first also ends the run (unprinted). The end of the retained
+    /// messages is the broker's answer to a PINGREQ sent after them: see the README.
+    #[arg(long = "retained-only", env = "MQTK_RETAINED_ONLY")]
     pub retained_only: bool,
 
-    /// Clear every retained message received (publish an empty retained message to its topic)
-    #[arg(long = "remove-retained")]
+    /// Clear every retained message received (publish an empty retained message to its
+    /// topic); exit 0 once all are cleared
+    #[arg(long = "remove-retained", env = "MQTK_REMOVE_RETAINED")]
     pub remove_retained: bool,
 
     /// v5: keep the retain flag of forwarded messages as the publisher set it
-    #[arg(long = "retain-as-published", hide_short_help = true)]
+    #[arg(
+        long = "retain-as-published",
+        env = "MQTK_RETAIN_AS_PUBLISHED",
+        hide_short_help = true
+    )]
     pub retain_as_published: bool,
 
     /// v5: do not receive messages this client publishes
-    #[arg(long = "no-local", hide_short_help = true)]
+    #[arg(long = "no-local", env = "MQTK_NO_LOCAL", hide_short_help = true)]
     pub no_local: bool,
 
     /// v5: retained messages on subscribe: 0 always, 1 only for a new subscription, 2 never
-    #[arg(long = "retain-handling", value_name = "N", hide_short_help = true,
-          value_parser = clap::value_parser!(u8).range(0..=2))]
+    #[arg(long = "retain-handling", env = "MQTK_RETAIN_HANDLING", value_name = "N",
+          hide_short_help = true, value_parser = retain_handling_parser())]
     pub retain_handling: Option<u8>,
 
     #[command(flatten)]
@@ -649,13 +794,7 @@ fn parse_timeout(s: &str) -> Result<f64, String> {
 #[command(group(ArgGroup::new("request").required(true).multiple(false)))]
 pub struct RequestSource {
     /// Send this text as the request
-    #[arg(
-        short = 'm',
-        long,
-        value_name = "MESSAGE",
-        group = "request",
-        allow_hyphen_values = true
-    )]
+    #[arg(short = 'm', long, value_name = "MESSAGE", group = "request")]
     pub message: Option<OsString>,
 
     /// Send the contents of a file as the request
@@ -671,15 +810,31 @@ pub struct RequestSource {
     pub null_message: bool,
 }
 
+/// `mqtk sim` (the help text is on `Command::Sim`): the fleet's flags, then the shared
+/// connection flags every device uses.
+#[derive(Args, Debug, Clone)]
+pub struct SimCommand {
+    #[command(flatten)]
+    pub sim: crate::cmd::sim::args::SimArgs,
+
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
 /// `mqtk rr` (the help text is on `Command::Request`).
 #[derive(Args, Debug, Clone)]
 pub struct RequestArgs {
     /// Topic to publish the request to
-    #[arg(short = 't', long, value_name = "TOPIC")]
+    #[arg(short = 't', long, env = "MQTK_TOPIC", value_name = "TOPIC")]
     pub topic: Option<String>,
 
     /// Topic to wait for the response on
-    #[arg(short = 'e', long = "response-topic", value_name = "TOPIC")]
+    #[arg(
+        short = 'e',
+        long = "response-topic",
+        env = "MQTK_RESPONSE_TOPIC",
+        value_name = "TOPIC"
+    )]
     pub response_topic: String,
 
     #[command(flatten)]
@@ -687,11 +842,11 @@ pub struct RequestArgs {
 
     /// Quality of service of the request and of the response subscription: 0, 1 or 2
     #[arg(short = 'q', long, env = "MQTK_QOS", value_name = "QOS", default_value_t = 0,
-          value_parser = clap::value_parser!(u8).range(0..=2))]
+          value_parser = qos_parser())]
     pub qos: u8,
 
     /// Exit with status 27 ("timed out") when no response came within SECS seconds
-    #[arg(short = 'W', value_name = "SECS", value_parser = parse_timeout)]
+    #[arg(short = 'W', env = "MQTK_TIMEOUT", value_name = "SECS", value_parser = parse_timeout)]
     pub timeout: Option<f64>,
 
     /// Give up (exit 1) when the broker stays unreachable for SECS seconds after the
@@ -742,6 +897,7 @@ pub struct PasswdArgs {
     #[arg(
         short = 'H',
         long = "hash",
+        env = "MQTK_HASH",
         value_enum,
         value_name = "HASH",
         default_value = "sha512-pbkdf2"
@@ -753,7 +909,7 @@ pub struct PasswdArgs {
     /// Every count works with every broker: the count is stored in each line. Above
     /// 10 000 000 a single check would take many seconds, so mqtk neither writes nor reads
     /// such entries.
-    #[arg(short = 'I', long = "iterations", value_name = "N",
+    #[arg(short = 'I', long = "iterations", env = "MQTK_ITERATIONS", value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub iterations: Option<u32>,
 
@@ -899,22 +1055,111 @@ pub enum Generated {
     Man,
 }
 
+// ---------------------------------------------------------------------------------------------
+// Reading argv, the environment and --profile
+//
+// clap reads the words; what it cannot express is arranged here first:
+// - an option's value is the next word even when it starts with '-' (mosquitto's rule:
+//   `-P -secret`, `-t -neg`, `--will-payload -1`): `parsing_command` sets
+//   `allow_hyphen_values` on every option that takes a value;
+// - `-D` takes three words, four for user-property: `Words::read` ends each occurrence after
+//   its words, so the next flag is a flag again;
+// - `-P` takes an optional value: the next word is the password unless it is exactly one of
+//   the command's options (`-P -t x` prompts), and is glued on as `-P=WORD`;
+// - `MQTK_*` variables and profile keys are defaults: each value is checked on its own first,
+//   so an error names the variable (or the profile, its file and the key) rather than a flag;
+//   they yield to a command-line flag they conflict with, and a default never needs the flag
+//   it qualifies (`MQTK_WILL_QOS=1` applies when a Will is given).
+
+/// Ends the words of one `-D` occurrence (clap's value terminator); argv cannot hold a NUL.
+const PROPERTY_END: &str = "\0";
+
+/// The id of `-D`, whose number of words depends on its second word.
+const PROPERTY: &str = "property";
+
+/// Connection flags that a `-L` URL also gives: a profile's must not override the URL.
+const URL_PARTS: [&str; 4] = ["host", "port", "username", "password"];
+
+/// `Cli::command()` with the reading rules above. Help, man pages and completions come from
+/// `Cli::command()`; these settings change only how words are read.
+pub fn parsing_command() -> clap::Command {
+    Cli::command().mut_subcommands(|sub| {
+        sub.mut_args(|arg| {
+            let values = arg.get_num_args();
+            if arg.is_positional() {
+                arg
+            } else if matches!(arg.get_action(), ArgAction::SetTrue) {
+                // Flags read from the environment take 1/0, true/false, yes/no, on/off; an
+                // empty variable is off.
+                arg.value_parser(parse_switch)
+            } else if arg.get_id() == PROPERTY {
+                arg.allow_hyphen_values(true).value_terminator(PROPERTY_END)
+            } else if arg.get_action().takes_values() && values.is_none_or(|v| v.min_values() > 0) {
+                arg.allow_hyphen_values(true)
+            } else {
+                arg
+            }
+        })
+    })
+}
+
+/// A flag's value from the environment (or `--flag=VALUE`): 1/0, true/false, yes/no, on/off.
+fn parse_switch(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "" | "0" | "false" | "no" | "off" => Ok(false),
+        "1" | "true" | "yes" | "on" => Ok(true),
+        _ => Err("expected 1 or 0, true or false, yes or no, on or off".into()),
+    }
+}
+
 impl Cli {
-    /// Parses argv, and records which connection flags came from `MQTK_*` variables: a URL
-    /// given with -L beats the environment, but not the command line.
+    /// Parses argv with the environment and `--profile`, and records which flags came from
+    /// `MQTK_*` variables: a URL given with -L beats the environment, but not the command line.
     pub fn parse_from_args<I, T>(args: I) -> Result<Cli, clap::Error>
     where
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
         let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-        let mut matches = Cli::command().try_get_matches_from(&args)?;
-        if let Some(words) = profile_words(&matches)? {
-            // The subcommand is always the first word after the program name.
-            let mut args = args;
-            args.splice(2..2, words);
-            matches = Cli::command().try_get_matches_from(&args)?;
+        let mut built = parsing_command();
+        built.build();
+        // The subcommand is the first word after the program name that is not an option.
+        let found = args
+            .iter()
+            .enumerate()
+            .skip(1)
+            .find(|(_, a)| !a.to_string_lossy().starts_with('-'))
+            .and_then(|(at, a)| Some((at, built.find_subcommand(a.to_str()?)?)));
+        let Some((at, sub)) = found else {
+            // No subcommand, or an unknown one: clap says so, or prints the help.
+            let matches = parsing_command().try_get_matches_from(&args)?;
+            return Cli::from_arg_matches(&matches);
+        };
+        let words = Words::read(sub, &args[at + 1..]);
+        let mut fallbacks = Fallbacks::default();
+        fallbacks.read_env(sub, &words)?;
+        let profile = words.profile.clone().or_else(|| {
+            let var = find_id(sub, "profile")?.get_env()?;
+            std::env::var(var).ok()
+        });
+        if let Some(name) = profile {
+            fallbacks.read_profile(sub, &words, &name)?;
         }
+        let cmd = parsing_command().mut_subcommand(sub.get_name(), |mut s| {
+            for id in &fallbacks.unset {
+                s = s.mut_arg(id, |a| a.env(None));
+            }
+            for (id, _) in &fallbacks.origins {
+                s = s.mut_arg(id, |a| a.requires(clap::builder::Resettable::Reset));
+            }
+            s
+        });
+        let mut argv = args[..=at].to_vec();
+        argv.extend(fallbacks.profile_words.iter().cloned());
+        argv.extend(words.words);
+        let matches = cmd
+            .try_get_matches_from(argv)
+            .map_err(|e| fallbacks.rename(e, sub))?;
         let mut cli = Cli::from_arg_matches(&matches)?;
         if let Some((_, sub)) = matches.subcommand() {
             let from_env = sub
@@ -924,7 +1169,7 @@ impl Cli {
                 .collect();
             if let Some(conn) = cli.command.conn_mut() {
                 conn.from_env = from_env;
-                if let Ok(Some(groups)) = sub.try_get_occurrences::<String>("property") {
+                if let Ok(Some(groups)) = sub.try_get_occurrences::<String>(PROPERTY) {
                     conn.properties = groups.map(|words| words.cloned().collect()).collect();
                 }
             }
@@ -933,44 +1178,356 @@ impl Cli {
     }
 }
 
-/// `--profile NAME` as extra words for the command line: only the connection flags the user
-/// gave neither on the command line nor in the environment.
-fn profile_words(matches: &clap::ArgMatches) -> Result<Option<Vec<OsString>>, clap::Error> {
-    let Some((name, sub)) = matches.subcommand() else {
-        return Ok(None);
-    };
-    let Ok(Some(profile)) = sub.try_get_one::<String>("profile") else {
-        return Ok(None);
-    };
-    let cmd = Cli::command();
-    let Some(sub_cmd) = cmd.find_subcommand(name) else {
-        return Ok(None);
-    };
-    let connection: Vec<(String, String)> = sub_cmd
-        .get_arguments()
-        .filter(|a| a.get_help_heading() == Some("Connection"))
-        .filter_map(|a| Some((a.get_long()?.to_string(), a.get_id().to_string())))
-        .collect();
-    let id_of = |long: &str| {
-        connection
-            .iter()
-            .find(|(l, _)| l == long)
-            .map(|(_, id)| id.clone())
-    };
-    let typed = |long: &str| {
-        id_of(long).is_some_and(|id| {
-            matches!(
-                sub.value_source(&id),
-                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
-            )
+/// The words after the subcommand, arranged for clap (see above), and what they give.
+#[derive(Debug, Default)]
+struct Words {
+    words: Vec<OsString>,
+    /// Ids of the flags and options on the command line.
+    typed: Vec<String>,
+    /// The value of `--profile`.
+    profile: Option<String>,
+}
+
+impl Words {
+    fn read(sub: &clap::Command, input: &[OsString]) -> Words {
+        let mut w = Words {
+            words: Vec::with_capacity(input.len() + 4),
+            ..Words::default()
+        };
+        let mut rest = input.iter();
+        while let Some(word) = rest.next() {
+            let Some(text) = word.to_str() else {
+                w.words.push(word.clone());
+                continue;
+            };
+            if text == "--" {
+                w.words.push(word.clone());
+                w.words.extend(rest.cloned());
+                break;
+            }
+            // The option that takes a value in this word, and the value attached to it
+            // (`--pw=x`, `-tx`, `-dP=x`); flags before it in a cluster (`-dP`) are noted.
+            let (arg, attached) = if let Some(long) = text.strip_prefix("--") {
+                let (name, value) = match long.split_once('=') {
+                    Some((n, v)) => (n, Some(v)),
+                    None => (long, None),
+                };
+                match find_long(sub, name) {
+                    Some(a) if takes_values(a) => (Some(a), value),
+                    Some(a) => {
+                        w.typed.push(a.get_id().to_string());
+                        (None, None)
+                    }
+                    None => (None, None),
+                }
+            } else if let Some(cluster) = text.strip_prefix('-').filter(|c| !c.is_empty()) {
+                let mut found = (None, None);
+                for (at, c) in cluster.char_indices() {
+                    let Some(a) = find_short(sub, c) else { break };
+                    if !takes_values(a) {
+                        w.typed.push(a.get_id().to_string());
+                        continue;
+                    }
+                    let tail = &cluster[at + c.len_utf8()..];
+                    let value = (!tail.is_empty()).then(|| tail.strip_prefix('=').unwrap_or(tail));
+                    found = (Some(a), value);
+                    break;
+                }
+                found
+            } else {
+                (None, None)
+            };
+            let Some(arg) = arg else {
+                w.words.push(word.clone());
+                continue;
+            };
+            let id = arg.get_id().as_str();
+            w.typed.push(id.to_string());
+            let mut values: Vec<OsString> = attached.map(OsString::from).into_iter().collect();
+            if arg.get_num_args().is_some_and(|n| n.min_values() == 0) {
+                // -P: glue the next word on, unless it is one of the command's options.
+                match rest.as_slice().first() {
+                    Some(next) if attached.is_none() && !is_option(sub, next) => {
+                        rest.next();
+                        let mut glued = word.clone();
+                        glued.push("=");
+                        glued.push(next);
+                        w.words.push(glued);
+                    }
+                    _ => w.words.push(word.clone()),
+                }
+                continue;
+            }
+            w.words.push(word.clone());
+            let wanted = |values: &[OsString]| match values.get(1) {
+                _ if id != PROPERTY => 1,
+                Some(name) if name == "user-property" => 4,
+                _ => 3,
+            };
+            while values.len() < wanted(&values) {
+                let Some(v) = rest.next() else { break };
+                w.words.push(v.clone());
+                values.push(v.clone());
+            }
+            if id == PROPERTY && values.len() == 3 && rest.len() > 0 {
+                w.words.push(PROPERTY_END.into());
+            }
+            if id == "profile" {
+                w.profile = values.first().and_then(|v| v.to_str()).map(str::to_owned);
+            }
+        }
+        w
+    }
+
+    fn typed(&self, id: &str) -> bool {
+        self.typed.iter().any(|t| t == id)
+    }
+}
+
+fn takes_values(arg: &clap::Arg) -> bool {
+    arg.get_num_args()
+        .map_or(arg.get_action().takes_values(), |n| n.takes_values())
+}
+
+fn find_long<'a>(sub: &'a clap::Command, name: &str) -> Option<&'a clap::Arg> {
+    sub.get_arguments().find(|a| {
+        a.get_long() == Some(name) || a.get_all_aliases().is_some_and(|all| all.contains(&name))
+    })
+}
+
+fn find_short(sub: &clap::Command, c: char) -> Option<&clap::Arg> {
+    sub.get_arguments().find(|a| {
+        a.get_short() == Some(c)
+            || a.get_all_short_aliases()
+                .is_some_and(|all| all.contains(&c))
+    })
+}
+
+fn find_id<'a>(sub: &'a clap::Command, id: &str) -> Option<&'a clap::Arg> {
+    sub.get_arguments().find(|a| a.get_id() == id)
+}
+
+/// Exactly one of the command's options as a word of its own: `-t`, `--topic`, `--topic=x`,
+/// or `--`. (`-tx` and `-secret` are not: they can be a password after `-P`.)
+fn is_option(sub: &clap::Command, word: &std::ffi::OsStr) -> bool {
+    let Some(s) = word.to_str() else { return false };
+    if s == "--" {
+        return true;
+    }
+    if let Some(long) = s.strip_prefix("--") {
+        let name = long.split_once('=').map_or(long, |(n, _)| n);
+        return find_long(sub, name).is_some();
+    }
+    let mut chars = s.chars();
+    match (chars.next(), chars.next(), chars.next()) {
+        (Some('-'), Some(c), None) => find_short(sub, c).is_some(),
+        _ => false,
+    }
+}
+
+/// Values that do not come from the command line: `MQTK_*` variables and profile keys.
+#[derive(Debug, Default)]
+struct Fallbacks {
+    /// Arg id, and where its value comes from: "MQTK_PORT", "port in [profile.lab] of FILE".
+    origins: Vec<(String, String)>,
+    /// Ids whose variable clap must not read: a flag set to 0/false/no/off/"" (off, as if
+    /// unset), or a value that yields to a conflicting command-line flag.
+    unset: Vec<String>,
+    /// The profile's keys as `--key=value` words.
+    profile_words: Vec<OsString>,
+}
+
+impl Fallbacks {
+    fn given(&self, id: &str) -> bool {
+        self.origins.iter().any(|(i, _)| i == id)
+    }
+
+    /// Checks every `MQTK_*` variable clap would read, each on its own.
+    fn read_env(&mut self, sub: &clap::Command, words: &Words) -> Result<(), clap::Error> {
+        for arg in sub.get_arguments() {
+            let id = arg.get_id().as_str();
+            let Some(var) = arg.get_env() else { continue };
+            let Some(value) = std::env::var_os(var) else {
+                continue;
+            };
+            if words.typed(id) {
+                continue;
+            }
+            let var = var.to_string_lossy();
+            let shown = if arg.is_hide_env_values_set() {
+                String::new()
+            } else {
+                format!(" {:?}", value.to_string_lossy())
+            };
+            check_value(arg, &value)
+                .map_err(|why| usage_error(format!("invalid {var}{shown} ({why})")))?;
+            let off = matches!(arg.get_action(), ArgAction::SetTrue)
+                && value.to_str().and_then(|v| parse_switch(v).ok()) == Some(false);
+            if off || conflicts_with_typed(sub, arg, words) {
+                self.unset.push(id.to_string());
+            } else {
+                self.origins.push((id.to_string(), var.into_owned()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Turns `[profile.NAME]` into `--key=value` words for the connection flags that neither
+    /// the command line nor the environment gave, checking each value.
+    fn read_profile(
+        &mut self,
+        sub: &clap::Command,
+        words: &Words,
+        name: &str,
+    ) -> Result<(), clap::Error> {
+        let profile = crate::profile::load(name).map_err(usage_error)?;
+        let origin = profile.origin();
+        let url_given = words.typed("url") || self.given("url");
+        // Before the profile's own entries count as given.
+        let user_given = words.typed("username") || self.given("username") || url_given;
+        for (key, value) in &profile.entries {
+            let arg = find_long(sub, key)
+                .filter(|a| a.get_help_heading() == Some("Connection") && a.get_id() != "profile")
+                .ok_or_else(|| {
+                    usage_error(format!("{key:?} in {origin} is not a connection flag"))
+                })?;
+            let id = arg.get_id().as_str();
+            if id == PROPERTY {
+                return Err(usage_error(format!(
+                    "{key} in {origin}: -D properties cannot come from a profile"
+                )));
+            }
+            // A flag switched off in the environment is given too (MQTK_DEBUG=0 beats
+            // `debug = true`).
+            let given = words.typed(id) || self.given(id) || self.unset.iter().any(|u| u == id);
+            if given
+                || (url_given && URL_PARTS.contains(&id))
+                || conflicts_with_typed(sub, arg, words)
+            {
+                continue;
+            }
+            let flag = format!("--{}", arg.get_long().unwrap_or(key));
+            match (value, takes_values(arg)) {
+                (crate::profile::Value::Switch(false), false) => continue,
+                (crate::profile::Value::Switch(true), false) => {
+                    self.profile_words.push(flag.into());
+                }
+                (crate::profile::Value::Text(text), true) => {
+                    let shown = if arg.is_hide_env_values_set() {
+                        String::new()
+                    } else {
+                        format!(" {text:?}")
+                    };
+                    check_value(arg, text.as_ref()).map_err(|why| {
+                        usage_error(format!("invalid {key}{shown} in {origin} ({why})"))
+                    })?;
+                    self.profile_words.push(format!("{flag}={text}").into());
+                }
+                (crate::profile::Value::Switch(_), true) => {
+                    return Err(usage_error(format!(
+                        "{key} in {origin} needs a value, not true or false"
+                    )));
+                }
+                (crate::profile::Value::Text(_), false) => {
+                    return Err(usage_error(format!(
+                        "{key} in {origin} must be true or false"
+                    )));
+                }
+            }
+            self.origins
+                .push((id.to_string(), format!("{key} in {origin}")));
+        }
+        if let Some(w) = crate::profile::credentials_warning(name, &self.profile_words, user_given)
+        {
+            eprintln!("mqtk: warning: {w}");
+        }
+        Ok(())
+    }
+
+    /// clap's error, with each flag whose value came from here named by its origin
+    /// ("the argument MQTK_ID cannot be used with MQTK_ID_PREFIX").
+    fn rename(&self, e: clap::Error, sub: &clap::Command) -> clap::Error {
+        use clap::error::ErrorKind;
+        if matches!(
+            e.kind(),
+            ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        ) {
+            return e;
+        }
+        let text = e.to_string();
+        let mut renamed = text.clone();
+        for (id, origin) in &self.origins {
+            if let Some(arg) = find_id(sub, id) {
+                renamed = renamed.replace(&format!("'{arg}'"), origin);
+            }
+        }
+        if renamed == text {
+            return e;
+        }
+        let renamed = renamed.strip_prefix("error: ").unwrap_or(&renamed);
+        clap::Error::raw(e.kind(), renamed)
+    }
+}
+
+/// True when `arg` conflicts, either way round, with a flag on the command line.
+fn conflicts_with_typed(sub: &clap::Command, arg: &clap::Arg, words: &Words) -> bool {
+    let id = arg.get_id();
+    sub.get_arg_conflicts_with(arg)
+        .iter()
+        .any(|c| words.typed(c.get_id().as_str()))
+        || words.typed.iter().filter_map(|t| find_id(sub, t)).any(|t| {
+            sub.get_arg_conflicts_with(t)
+                .iter()
+                .any(|c| c.get_id() == id)
         })
-    };
-    // A -L URL names the broker and the user itself: the profile's must not override it.
-    let url_parts = ["host", "port", "username", "pw"];
-    let given = |long: &str| typed(long) || (url_parts.contains(&long) && typed("url"));
-    crate::profile::load(profile, |long| id_of(long).is_some(), given)
-        .map(Some)
-        .map_err(|e| clap::Error::raw(clap::error::ErrorKind::InvalidValue, e))
+}
+
+fn usage_error(message: impl std::fmt::Display) -> clap::Error {
+    clap::Error::raw(clap::error::ErrorKind::InvalidValue, format!("{message}\n"))
+}
+
+/// Runs `arg`'s own value parser on one value, alone, and says why it is refused. A flag's
+/// value (from the environment) is a switch: 1/0, true/false, ...
+fn check_value(arg: &clap::Arg, value: &std::ffi::OsStr) -> Result<(), String> {
+    if !takes_values(arg) {
+        let text = value.to_str().ok_or("not valid UTF-8")?;
+        return parse_switch(text).map(drop);
+    }
+    let mut probe = clap::Arg::new("value")
+        .long("value")
+        .action(arg.get_action().clone())
+        .value_parser(arg.get_value_parser().clone())
+        .ignore_case(arg.is_ignore_case_set());
+    if let Some(n) = arg.get_num_args() {
+        probe = probe.num_args(n);
+    }
+    let mut word = OsString::from("--value=");
+    word.push(value);
+    clap::Command::new("mqtk")
+        .disable_help_flag(true)
+        .arg(probe)
+        .try_get_matches_from(["mqtk".into(), word])
+        .map(drop)
+        .map_err(|e| reason(&e))
+}
+
+/// Why clap refused a value, without clap's name for the flag.
+fn reason(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if let Some(source) = std::error::Error::source(e) {
+        return source.to_string();
+    }
+    match (e.kind(), e.get(ContextKind::ValidValue)) {
+        (ErrorKind::InvalidUtf8, _) => "not valid UTF-8".into(),
+        (_, Some(ContextValue::Strings(valid))) => match valid.split_last() {
+            Some((last, [])) => format!("expected {last}"),
+            Some((last, rest)) => format!("expected {} or {last}", rest.join(", ")),
+            None => "not a valid value".into(),
+        },
+        (kind, _) => kind.as_str().unwrap_or("not a valid value").into(),
+    }
 }
 
 impl Command {
@@ -980,6 +1537,7 @@ impl Command {
             Command::Publish(a) => a.conn.quiet,
             Command::Subscribe(a) => a.conn.quiet,
             Command::Request(a) => a.conn.quiet,
+            Command::Sim(a) => a.conn.quiet,
             Command::Certgen(_) | Command::Generate(_) => false,
             Command::Passwd(_) => false,
         }
@@ -990,6 +1548,7 @@ impl Command {
             Command::Publish(a) => Some(&mut a.conn),
             Command::Subscribe(a) => Some(&mut a.conn),
             Command::Request(a) => Some(&mut a.conn),
+            Command::Sim(a) => Some(&mut a.conn),
             Command::Certgen(_) | Command::Generate(_) => None,
             Command::Passwd(_) => None,
         }
@@ -1037,19 +1596,275 @@ mod tests {
         assert_eq!(a.conn.host.as_deref(), Some("broker"));
     }
 
+    fn publish(args: &[&str]) -> PublishArgs {
+        match parse(args)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+            .command
+        {
+            Command::Publish(a) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The password as parsed: None (not given), Some(None) (prompt) or Some(Some(value)).
+    fn password(args: &[&str]) -> Option<Option<String>> {
+        publish(args)
+            .conn
+            .password
+            .map(|p| p.map(|s| s.to_string()))
+    }
+
     #[test]
     fn password_flag_without_value_means_prompt() {
-        let Command::Publish(a) = parse(&["pub", "-t", "t", "-n", "-P"]).unwrap().command else {
-            panic!()
-        };
-        assert_eq!(a.conn.password.as_deref(), Some(""));
-        let Command::Publish(a) = parse(&["pub", "-P", "s3cret", "-t", "t", "-n"])
-            .unwrap()
-            .command
-        else {
-            panic!()
-        };
-        assert_eq!(a.conn.password.as_deref(), Some("s3cret"));
+        assert_eq!(password(&["pub", "-t", "t", "-n", "-P"]), Some(None));
+        assert_eq!(password(&["pub", "-t", "t", "-n"]), None);
+        assert_eq!(
+            password(&["pub", "-P", "s3cret", "-t", "t", "-n"]),
+            Some(Some("s3cret".into()))
+        );
+    }
+
+    /// mosquitto's rule, with one exception for the prompt: the word after -P is the password
+    /// unless it is exactly one of the command's options.
+    #[test]
+    fn the_word_after_dash_p_is_the_password_unless_it_is_an_option() {
+        let value = |v: &str| Some(Some(v.to_string()));
+        for (args, want) in [
+            (
+                &["pub", "-P", "-secret", "-t", "t", "-n"][..],
+                value("-secret"),
+            ),
+            (&["pub", "-P", "", "-t", "t", "-n"], value("")),
+            (&["pub", "-P", "-", "-t", "t", "-n"], value("-")),
+            (&["pub", "-P", "-tx", "-t", "t", "-n"], value("-tx")),
+            (
+                &["pub", "--pw", "--secret", "-t", "t", "-n"],
+                value("--secret"),
+            ),
+            (&["pub", "-P=-t", "-t", "t", "-n"], value("-t")),
+            (&["pub", "--pw=-t", "-t", "t", "-n"], value("-t")),
+            (&["pub", "-P-t", "-t", "t", "-n"], value("-t")),
+            (&["pub", "-dP", "-1", "-t", "t", "-n"], value("-1")),
+            (&["pub", "-P", "-t", "t", "-n"], Some(None)),
+            (&["pub", "-P", "--topic", "t", "-n"], Some(None)),
+            (&["pub", "-P", "--topic=t", "-n"], Some(None)),
+            (&["pub", "-t", "t", "-n", "-dP"], Some(None)),
+        ] {
+            assert_eq!(password(args), want, "{args:?}");
+        }
+        let a = publish(&["pub", "-P", "-t", "t", "-n"]);
+        assert_eq!(a.topic.as_deref(), Some("t"));
+        let a = publish(&["pub", "-dP", "-1", "-t", "t", "-n"]);
+        assert!(a.conn.debug);
+    }
+
+    /// B1: `-t -neg`, `-m -5`, `--will-payload -1`, `-D publish user-property k -1` (each
+    /// "unexpected argument" before).
+    #[test]
+    fn values_starting_with_a_dash_are_values() {
+        let a = publish(&[
+            "pub",
+            "-t",
+            "-neg",
+            "-m",
+            "-5",
+            "--will-topic",
+            "-w",
+            "--will-payload",
+            "-1",
+            "-i",
+            "--id",
+            "-D",
+            "publish",
+            "user-property",
+            "k",
+            "-1",
+            "-D",
+            "publish",
+            "content-type",
+            "-x",
+            "-q",
+            "1",
+        ]);
+        assert_eq!(a.topic.as_deref(), Some("-neg"));
+        assert_eq!(
+            a.source.message.as_deref(),
+            Some(std::ffi::OsStr::new("-5"))
+        );
+        assert_eq!(a.conn.will_topic.as_deref(), Some("-w"));
+        assert_eq!(a.conn.will_payload.as_deref(), Some("-1"));
+        assert_eq!(a.conn.id.as_deref(), Some("--id"));
+        assert_eq!(
+            a.conn.properties,
+            [
+                vec!["publish", "user-property", "k", "-1"],
+                vec!["publish", "content-type", "-x"],
+            ]
+        );
+        assert_eq!(a.qos, 1, "the word after -D's three words is a flag again");
+        let e = parse(&["pub", "-t"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::InvalidValue, "{e}");
+    }
+
+    #[test]
+    fn a_short_property_occurrence_is_left_to_its_own_check() {
+        // Two words, then a flag: the flag is -D's third word, as in mosquitto_pub.
+        let a = publish(&["pub", "-n", "-D", "publish", "content-type", "-t"]);
+        assert_eq!(a.conn.properties, [vec!["publish", "content-type", "-t"]]);
+        let e = parse(&["pub", "-n", "-D", "publish", "content-type", "-t", "x"]).unwrap_err();
+        assert!(e.to_string().contains("unexpected argument 'x'"), "{e}");
+        assert!(parse(&["pub", "-t", "t", "-n", "-D", "publish", "content-type"]).is_err());
+    }
+
+    /// The reading rules are the only difference between the parsed and the documented command.
+    #[test]
+    fn parsing_command_is_consistent() {
+        parsing_command().debug_assert();
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_password() {
+        let cli = parse(&["pub", "-P", "hunter2", "-t", "t", "-n"]).unwrap();
+        let shown = format!("{cli:?} {:#?}", cli);
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("***"), "{shown}");
+    }
+
+    /// Options whose value may not come from `MQTK_*`, and why.
+    const NO_ENVIRONMENT: &[(&str, &str, &str)] = &[
+        // A payload source is chosen per run, and they exclude each other: an exported one
+        // would clash with every other source.
+        ("pub", "message", "payload source"),
+        ("pub", "file", "payload source"),
+        ("pub", "stdin_file", "payload source"),
+        ("pub", "stdin_line", "payload source"),
+        ("pub", "null_message", "payload source"),
+        ("rr", "message", "payload source"),
+        ("rr", "file", "payload source"),
+        ("rr", "stdin_file", "payload source"),
+        ("rr", "null_message", "payload source"),
+        // Several words per occurrence, repeated: no single variable holds that.
+        ("pub", "property", "-D"),
+        ("sub", "property", "-D"),
+        ("rr", "property", "-D"),
+        ("sim", "property", "-D"),
+        // What passwd does to a file must be typed each time: an exported MQTK_CREATE would
+        // truncate password files.
+        ("passwd", "create", "mode"),
+        ("passwd", "batch", "mode"),
+        ("passwd", "delete", "mode"),
+        ("passwd", "update", "mode"),
+        ("passwd", "verify", "mode"),
+    ];
+
+    /// Commands that read no `MQTK_*` variable: certgen runs once to set a broker up, and a
+    /// variable meant for pub and sub (MQTK_HOST) must not change the certificates it makes.
+    const NO_ENVIRONMENT_COMMANDS: &[&str] = &["certgen", "generate"];
+
+    /// Every option of pub, sub, rr and passwd has `[env: MQTK_<NAME>]`, NAME being its long
+    /// name (the field name when it has none; MQTK_PASSWORD for --pw), save the list above.
+    #[test]
+    fn every_option_reads_the_environment() {
+        let cmd = Cli::command();
+        let mut checked = 0;
+        for sub in cmd.get_subcommands() {
+            let name = sub.get_name();
+            if NO_ENVIRONMENT_COMMANDS.contains(&name) {
+                assert!(
+                    sub.get_arguments().all(|a| a.get_env().is_none()),
+                    "{name} reads the environment"
+                );
+                continue;
+            }
+            for arg in sub.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.is_positional() || id == "help" {
+                    continue;
+                }
+                let excluded = NO_ENVIRONMENT
+                    .iter()
+                    .any(|(cmd, arg, _)| *cmd == name && *arg == id);
+                let env = arg.get_env().and_then(|e| e.to_str());
+                if excluded {
+                    assert_eq!(env, None, "{name} {id} is excluded but reads {env:?}");
+                    continue;
+                }
+                let stem = match (id, arg.get_long()) {
+                    ("password", _) => "password".to_string(),
+                    (_, Some(long)) => long.to_string(),
+                    (id, None) => id.to_string(),
+                };
+                let want = format!("MQTK_{}", stem.to_uppercase().replace('-', "_"));
+                assert_eq!(env, Some(want.as_str()), "{name} {id}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 60, "only {checked} options checked");
+        for (cmd_name, id, _) in NO_ENVIRONMENT {
+            let sub = cmd.find_subcommand(cmd_name).unwrap();
+            assert!(
+                sub.get_arguments().any(|a| a.get_id() == *id),
+                "{cmd_name} has no {id}: the list is stale"
+            );
+        }
+    }
+
+    /// One variable, one meaning: where commands share a variable, it is the same flag.
+    #[test]
+    fn a_variable_means_the_same_flag_in_every_command() {
+        let cmd = Cli::command();
+        let mut seen: Vec<(String, Option<char>, Option<String>)> = Vec::new();
+        for sub in cmd.get_subcommands() {
+            for arg in sub.get_arguments() {
+                let Some(env) = arg.get_env() else { continue };
+                let env = env.to_string_lossy().into_owned();
+                let flag = (arg.get_short(), arg.get_long().map(str::to_owned));
+                match seen.iter().find(|(e, ..)| *e == env) {
+                    Some((_, s, l)) => assert_eq!((*s, l.clone()), flag, "{env}"),
+                    None => seen.push((env, flag.0, flag.1)),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn flags_read_from_the_environment_take_yes_and_no() {
+        for (text, want) in [
+            ("1", true),
+            ("yes", true),
+            ("TRUE", true),
+            ("on", true),
+            ("0", false),
+            ("", false),
+            ("No", false),
+            ("off", false),
+        ] {
+            assert_eq!(parse_switch(text), Ok(want), "{text:?}");
+        }
+        assert!(parse_switch("maybe").is_err());
+    }
+
+    #[test]
+    fn values_are_checked_alone_with_the_reason_in_words() {
+        let cmd = parsing_command();
+        let sub = cmd.find_subcommand("pub").unwrap();
+        let port = find_id(sub, "port").unwrap();
+        assert_eq!(
+            check_value(port, "abc".as_ref()),
+            Err("invalid digit found in string".into())
+        );
+        assert_eq!(check_value(port, "1883".as_ref()), Ok(()));
+        let tls = find_id(sub, "tls_version").unwrap();
+        assert_eq!(
+            check_value(tls, "tls1".as_ref()),
+            Err("expected tlsv1.2 or tlsv1.3".into())
+        );
+        assert_eq!(check_value(tls, "TLSv1.3".as_ref()), Ok(()));
+        let debug = find_id(sub, "debug").unwrap();
+        assert!(check_value(debug, "maybe".as_ref()).is_err());
+        assert_eq!(check_value(debug, "".as_ref()), Ok(()));
+        let pw = find_id(sub, "password").unwrap();
+        assert_eq!(check_value(pw, "-sekrit".as_ref()), Ok(()));
     }
 
     #[test]

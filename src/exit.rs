@@ -21,6 +21,8 @@ pub enum ExitStatus {
     Refused,
     /// 5: the broker rejected a publish or subscription.
     Rejected,
+    /// 6: `sim`: a --fail-if threshold failed.
+    Threshold,
     /// 27: the -W timeout expired (same number as mosquitto_sub).
     Timeout,
 }
@@ -34,6 +36,7 @@ impl ExitStatus {
             ExitStatus::Connect => 3,
             ExitStatus::Refused => 4,
             ExitStatus::Rejected => 5,
+            ExitStatus::Threshold => 6,
             ExitStatus::Timeout => 27,
         }
     }
@@ -94,6 +97,11 @@ pub fn rejected(message: impl Into<String>) -> Failure {
 }
 
 /// Exit 27: the -W timeout expired.
+/// Exit 6: a `sim --fail-if` check failed.
+pub fn threshold(message: impl Into<String>) -> Failure {
+    Failure::new(ExitStatus::Threshold, message)
+}
+
 pub fn timeout(message: impl Into<String>) -> Failure {
     Failure::new(ExitStatus::Timeout, message)
 }
@@ -146,6 +154,7 @@ mod tests {
             (ExitStatus::Connect, 3),
             (ExitStatus::Refused, 4),
             (ExitStatus::Rejected, 5),
+            (ExitStatus::Threshold, 6),
             (ExitStatus::Timeout, 27),
         ];
         for (status, code) in all {

@@ -6,7 +6,8 @@
 //! message to a buffer, so the caller decides when to write and flush.
 //!
 //! Where mosquitto_sub 2.0 is wrong we deliberately differ (each difference is pinned by a test
-//! below): a field width pads but never truncates a payload (`%5p`, `%18x`); `%I` and `tst` are
+//! below): a field width pads but never truncates a payload (`%5p`, `%18x`), while a precision
+//! does, as printf's `%.10s` (`%.10p`; mosquitto ignores it); `%I` and `tst` are
 //! valid RFC 3339 timestamps (2.0.11 prints `…Z+0000`); `%j` keeps binary payloads (base64 plus
 //! `"payload_encoding":"base64"`) and always emits valid UTF-8 JSON; user properties are an array
 //! of pairs, so duplicate names survive a JSON parser.
@@ -139,6 +140,15 @@ pub enum FormatError {
     IncompleteTime,
     #[error("invalid time specifier '{spec}' in \"@{spec}\" at column {column} (see strftime(3))")]
     InvalidTime { spec: char, column: usize },
+    #[error(
+        "%{spec} takes no flags, width or precision: \"{text}\" at column {column} (a JSON \
+         object cannot be padded or cut)"
+    )]
+    JsonField {
+        spec: char,
+        text: String,
+        column: usize,
+    },
     #[error("-F cannot be combined with --format {kind}")]
     Conflict { kind: &'static str },
 }
@@ -358,9 +368,7 @@ impl Output {
                 Piece::Field(spec, f) => match *spec {
                     Spec::Topic => pad_text(out, msg.topic, f),
                     Spec::Payload => pad_bytes(out, msg.payload, f),
-                    Spec::Hex { upper } => pad(out, 2 * msg.payload.len(), f, true, |o| {
-                        push_hex(o, msg.payload, upper)
-                    }),
+                    Spec::Hex { upper } => pad_hex(out, msg.payload, upper, f),
                     Spec::Length => pad_num(out, msg.payload.len() as u64, f),
                     Spec::Mid => pad_num(out, msg.mid, f),
                     Spec::Qos => pad_num(out, msg.qos, f),
@@ -376,6 +384,7 @@ impl Output {
                         let s = format!("{}.{:09}", t.timestamp(), t.timestamp_subsec_nanos());
                         pad_text(out, &s, f)
                     }
+                    // `parse` refuses flags, width and precision here.
                     Spec::Json { embed } => {
                         let tst = clock.get();
                         self.json(out, |buf| json_template(buf, msg, tst, embed))?
@@ -429,6 +438,8 @@ impl Output {
                                 let sep = if i > 0 { "," } else { "" };
                                 let _ = write!(s, "{sep}{id}");
                             }
+                            // A list, not a number: the precision cuts it (ASCII only).
+                            let s = &s[..f.precision.map_or(s.len(), |p| p.min(s.len()))];
                             pad(out, s.len(), f, true, |o| o.extend_from_slice(s.as_bytes()))
                         }
                         _ => blank(out, f.width),
@@ -546,6 +557,13 @@ fn parse(format: &str) -> Result<Vec<Piece>, FormatError> {
                 if spec_char == '%' {
                     literal.push(b'%');
                 } else if let Some(spec) = Spec::from_char(spec_char) {
+                    if matches!(spec, Spec::Json { .. }) && i != start + 1 {
+                        return Err(FormatError::JsonField {
+                            spec: spec_char,
+                            text: text_from(start, i + 1),
+                            column: start + 1,
+                        });
+                    }
                     push(&mut pieces, &mut literal, Piece::Field(spec, f));
                 } else {
                     return Err(FormatError::InvalidSpecifier {
@@ -655,17 +673,50 @@ fn pad_text(out: &mut Vec<u8>, s: &str, f: &Field) {
     });
 }
 
-/// Numeric fields: `0` pads with zeros, as printf's `%0Nd`.
+/// Numeric fields, as printf's `%d`: `0` pads with zeros, and a precision is the minimum number
+/// of digits (`%.3q` is `001`), which turns the `0` flag off. Unlike printf, `%.0m` still
+/// prints a zero.
 fn pad_num(out: &mut Vec<u8>, n: impl Into<u64>, f: &Field) {
     let s = n.into().to_string();
-    pad(out, s.len(), f, true, |o| o.extend_from_slice(s.as_bytes()));
+    let digits = f.precision.map_or(s.len(), |p| p.max(s.len()));
+    pad(out, digits, f, f.precision.is_none(), |o| {
+        o.resize(o.len() + (digits - s.len()), b'0');
+        o.extend_from_slice(s.as_bytes())
+    });
 }
 
-/// Payload-like fields (%p %D): the width counts characters when the bytes are UTF-8 (so
-/// columns line up), bytes otherwise. mosquitto 2.0 cut the payload to the width; we never do.
+/// Payload-like fields (%p %D): the width and the precision count characters when the bytes are
+/// UTF-8 (so columns line up and a character is never cut in half), bytes otherwise. The
+/// precision cuts (`%.10p`: at most 10 characters); the width only pads. (mosquitto 2.0 cut
+/// the payload to the width and ignored the precision.)
 fn pad_bytes(out: &mut Vec<u8>, bytes: &[u8], f: &Field) {
-    let len = std::str::from_utf8(bytes).map_or(bytes.len(), |s| s.chars().count());
+    let (bytes, len) = match std::str::from_utf8(bytes) {
+        Ok(s) => {
+            let end = f
+                .precision
+                .and_then(|p| s.char_indices().nth(p))
+                .map_or(s.len(), |(end, _)| end);
+            (&bytes[..end], s[..end].chars().count())
+        }
+        Err(_) => {
+            let end = f.precision.map_or(bytes.len(), |p| p.min(bytes.len()));
+            (&bytes[..end], end)
+        }
+    };
     pad(out, len, f, true, |o| o.extend_from_slice(bytes));
+}
+
+/// %x %X: two digits per payload byte; the precision is the maximum number of digits
+/// (`%.4x`: the first two bytes), the width pads.
+fn pad_hex(out: &mut Vec<u8>, bytes: &[u8], upper: bool, f: &Field) {
+    let digits = f
+        .precision
+        .map_or(2 * bytes.len(), |p| p.min(2 * bytes.len()));
+    pad(out, digits, f, true, |o| {
+        let start = o.len();
+        push_hex(o, &bytes[..digits.div_ceil(2)], upper);
+        o.truncate(start + digits);
+    });
 }
 
 fn push_hex(out: &mut Vec<u8>, bytes: &[u8], upper: bool) {
@@ -1208,7 +1259,26 @@ mod tests {
             ("%012p", "00000message", "00000message"),
             ("%5p", "message", "message"),
             ("%05p", "message", "message"),
-            ("%.2p", "message", "message"),
+            ("%.2p", "me", "me"),
+            ("%5.2p|", "   me|", "   me|"),
+            ("%-5.2p|", "me   |", "me   |"),
+            ("%.20p", "message", "message"),
+            ("%.3x", "6d6", "6d6"),
+            ("%.4X", "6D65", "6D65"),
+            ("%6.4x|", "  6d65|", "  6d65|"),
+            ("%.3l", "007", "007"),
+            ("%05.3l", "  007", "  007"),
+            ("%.3m", "000", "007"),
+            ("%.2q%.2r", "0001", "0100"),
+            ("%.3A|", "|", "003|"),
+            ("%.1C|", "|", "p|"),
+            ("%.2D|", "|", "c1|"),
+            ("%.3E|", "|", "059|"),
+            ("%.2F|", "|", "01|"),
+            ("%.6P|", "|", "name:4|"),
+            ("%.4R|", "|", "/dev|"),
+            ("%.1S|", "|", "5|"),
+            ("%.4U", "1795", "1795"),
             ("%x", "6d657373616765", "6d657373616765"),
             ("%X", "6D657373616765", "6D657373616765"),
             ("%18x", "    6d657373616765", "    6d657373616765"),
@@ -1317,6 +1387,89 @@ mod tests {
         assert_eq!(fmt("%4.2t", &m), "  éé");
         assert_eq!(fmt("%.0t|", &m), "|");
         assert_eq!(fmt("%.t|", &m), "|");
+    }
+
+    #[test]
+    fn precision_cuts_the_payload_to_characters_of_utf8_and_bytes_of_binary() {
+        // The help's own example: %.10p keeps the first 10 characters.
+        let m = v311(b"abcdefghijklmnopqrstuvwxyz");
+        assert_eq!(fmt("[%.10p] [%.4t]", &m), "[abcdefghij] [02/s]");
+        assert_eq!(fmt("%.2p|", &v311("éüö".as_bytes())), "éü|");
+        assert_eq!(fmt("%.0p|", &m), "|");
+        let bin = [0xffu8, 0xfe, 0xfd];
+        let mut buf = Vec::new();
+        output(OutputSpec {
+            format_string: Some("%4.2p|%.1x|%.3X"),
+            no_newline: true,
+            ..Default::default()
+        })
+        .write(&v311(&bin), &mut buf)
+        .unwrap();
+        assert_eq!(buf, b"  \xff\xfe|f|FFF");
+    }
+
+    #[test]
+    fn precision_of_a_number_is_its_minimum_number_of_digits() {
+        let m = v311(b"message");
+        assert_eq!(fmt("%.3l|%5.3l|%-5.3l|", &m), "007|  007|007  |");
+        // As printf: with a precision the 0 flag pads with spaces.
+        assert_eq!(fmt("%05.3l|%05l", &m), "  007|00007");
+        assert_eq!(fmt("%.0m|%.1l", &m), "0|7");
+    }
+
+    /// The help's promise, "flags, width and precision as in printf", for every specifier:
+    /// each one pads to a width on either side and honours a precision, or is refused.
+    #[test]
+    fn every_specifier_honours_width_and_precision_or_refuses_them() {
+        let props = all_properties();
+        let m = v5(b"message", &props);
+        for c in "tpxXlmqrIUACDEFPRS".chars() {
+            let plain = fmt(&format!("%{c}"), &m);
+            assert!(
+                !plain.is_empty() && plain.chars().count() < 40,
+                "%{c}: {plain:?}"
+            );
+            let right = fmt(&format!("%40{c}"), &m);
+            assert_eq!(right, format!("{plain:>40}"), "%40{c}");
+            let left = fmt(&format!("%-40{c}"), &m);
+            assert_eq!(left, format!("{plain:<40}"), "%-40{c}");
+            let precise = fmt(&format!("%.12{c}|%.1{c}"), &m);
+            let want = if "lmqrAEF".contains(c) {
+                format!("{plain:0>12}|{plain}")
+            } else {
+                let first: String = plain.chars().take(12).collect();
+                format!("{first}|{}", &plain[..1])
+            };
+            assert_eq!(precise, want, "%.12{c}|%.1{c}");
+        }
+        for c in ['j', 'J'] {
+            assert!(
+                Output::new(OutputSpec {
+                    format_string: Some(&format!("%{c}")),
+                    ..Default::default()
+                })
+                .is_ok()
+            );
+            assert!(matches!(
+                parse_err(&format!("%.1{c}")),
+                FormatError::JsonField { .. }
+            ));
+        }
+    }
+
+    #[test]
+    fn json_specifiers_refuse_flags_width_and_precision() {
+        for f in ["%5j", "%-j", "%0J", "%.3j", "%1.1J"] {
+            assert!(
+                matches!(parse_err(f), FormatError::JsonField { .. }),
+                "{f:?}"
+            );
+        }
+        assert_eq!(
+            parse_err("ab %-20j").to_string(),
+            "%j takes no flags, width or precision: \"%-20j\" at column 4 (a JSON object \
+             cannot be padded or cut)"
+        );
     }
 
     #[test]

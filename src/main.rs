@@ -48,6 +48,7 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Publish(args) => cmd::publish::run(args).await,
         Command::Subscribe(args) => cmd::subscribe::run(args).await,
         Command::Request(args) => cmd::request::run(args).await,
+        Command::Sim(args) => cmd::sim::run(args).await,
         Command::Generate(_) | Command::Certgen(_) | Command::Passwd(_) => {
             unreachable!("handled without a runtime")
         }

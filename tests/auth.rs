@@ -190,6 +190,79 @@ fn a_wrong_password_exits_4_with_a_hint() {
     assert!(err.contains("MQTK_PASSWORD or --password-file"), "{err}");
 }
 
+/// "not authorized" without any user name: the hint says the broker wants credentials, not
+/// that a password was wrong.
+#[test]
+fn refused_without_a_user_name_says_the_broker_wants_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let (broker, _) = password_broker(dir.path());
+    for version in ["311", "5"] {
+        let out = cmd()
+            .args(pub_args(&broker, "auth/anonymous"))
+            .args(["-V", version])
+            .output()
+            .unwrap();
+        let (code, err) = status_and_stderr(&out);
+        assert_eq!(code, Some(4), "{err}");
+        assert!(
+            err.contains("hint: no user name was given and this broker requires credentials"),
+            "{err}"
+        );
+        assert!(!err.contains("wrong password"), "{err}");
+    }
+}
+
+/// `--profile lab -u other`: the password would come from lab's password file, the user name
+/// from the command line. A warning says so; with the profile's own user there is none.
+#[test]
+fn a_profile_password_with_another_user_name_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let (broker, _) = password_broker(dir.path());
+    let secret = dir.path().join("sensor.pw");
+    fs::write(&secret, "s3nsor\n").unwrap();
+    fs::create_dir_all(dir.path().join("mqtk")).unwrap();
+    fs::write(
+        dir.path().join("mqtk/config.toml"),
+        format!(
+            "[profile.lab]\nhost = \"127.0.0.1\"\nport = {}\nusername = \"sensor\"\n\
+             password-file = \"{}\"\n",
+            broker.port,
+            secret.display()
+        ),
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        cmd()
+            .env("XDG_CONFIG_HOME", dir.path())
+            .args(["pub", "--profile", "lab", "-t", "auth/profile", "-m", "x"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert_eq!(status_and_stderr(&out), (Some(0), String::new()));
+    for (extra, env) in [
+        (&["-u", "dashboard"][..], None),
+        (&[][..], Some("dashboard")),
+    ] {
+        let mut c = cmd();
+        c.env("XDG_CONFIG_HOME", dir.path())
+            .args(["pub", "--profile", "lab", "-t", "auth/profile", "-m", "x"])
+            .args(extra);
+        if let Some(user) = env {
+            c.env("MQTK_USERNAME", user);
+        }
+        let out = c.output().unwrap();
+        let (code, err) = status_and_stderr(&out);
+        assert_eq!(code, Some(4), "{err}");
+        assert!(
+            err.starts_with("mqtk: warning: the user name comes from the command line"),
+            "{err}"
+        );
+        assert!(err.contains("--password-file in [profile.lab]"), "{err}");
+    }
+}
+
 /// The seed's ACL challenge as mosquitto.conf settings plus an acl_file.
 pub const ACL: &str =
     "user sensor\ntopic write home/sensors/#\n\nuser dashboard\ntopic read home/#\n";

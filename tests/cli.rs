@@ -6,7 +6,8 @@ mod support;
 // `mqtk certgen`: certificates that OpenSSL verifies and a real mosquitto serves TLS with.
 mod certgen;
 
-// `mqtk generate`: the checked-in completions and man pages are current.
+// `mqtk generate`: the checked-in completions and man pages are current and load; every mqtk
+// command line in the README parses.
 mod docs;
 
 // `mqtk passwd`: files mosquitto accepts, mosquitto_passwd interop, bad input changes nothing.
@@ -22,11 +23,15 @@ mod tls;
 // MQTT over ws and wss against amqtt (Debian's mosquitto has no WebSocket listener).
 mod websocket;
 
-// The README's walkthrough (seed exercises 3 and 5, the ACL challenge), command for command.
+// The README's lesson (every seed exercise and the ACL challenge), run as written.
 mod walkthrough;
 
 // tests/support itself: brokers start, restart and are reachable.
 mod harness;
+
+// Where values come from: words that start with '-', MQTK_* variables, --profile; no password
+// in errors, traces, --help or argv.
+mod env;
 
 // `mqtk pub`: sources, QoS, retain, wills, properties, line mode, reconnects, exit codes.
 mod publish;

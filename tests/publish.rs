@@ -892,3 +892,23 @@ fn v5_publish_denied_by_acl_exits_5_naming_the_reason() {
     .success();
     wait_for(WAIT, || broker.log().contains("Denied PUBLISH"));
 }
+
+/// QoS 0 is settled once written: a one-shot publish leaves at once, not when the keep-alive
+/// timer next wakes the connection (60 s here).
+#[test]
+fn qos0_one_shot_exits_as_soon_as_it_is_written() {
+    let broker = Broker::start(BrokerConfig::plain());
+    let t0 = std::time::Instant::now();
+    cmd()
+        .arg("pub")
+        .args(broker.args())
+        .args(["-t", "q0/once", "-m", "x", "-q", "0", "-k", "60"])
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .success();
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        t0.elapsed()
+    );
+}

@@ -111,16 +111,20 @@ fn skip_retained_on_311_and_5() {
     }
 }
 
+/// Retained messages only, then exit 0 by itself: no live message and no -W needed.
 #[test]
-fn retained_only_prints_retained_and_stops_at_the_first_live_message() {
+fn retained_only_prints_the_retained_messages_and_ends() {
     let broker = Broker::start(BrokerConfig::plain());
     let t = unique_topic("retonly");
     mosquitto_pub(&broker, &["-t", &format!("{t}/a"), "-m", "ra", "-r"]);
     mosquitto_pub(&broker, &["-t", &format!("{t}/b"), "-m", "rb", "-r"]);
-    let mut s = sub(&broker, &["-t", &format!("{t}/#"), "--retained-only", "-v"]);
-    s.wait_lines(2, LIMIT);
-    mosquitto_pub(&broker, &["-t", &format!("{t}/a"), "-m", "live"]);
-    assert_eq!(s.wait(LIMIT), 0);
+    let mut s = MqtkChild::spawn(
+        &sub_args(&broker, &["-t", &format!("{t}/#"), "--retained-only", "-v"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(s.wait(LIMIT), 0, "{}", s.stderr());
     let mut lines: Vec<String> = s.stdout().lines().map(String::from).collect();
     lines.sort();
     assert_eq!(lines, [format!("{t}/a ra"), format!("{t}/b rb")]);
@@ -277,6 +281,31 @@ fn format_string_on_311() {
              [0] [1] [{}] [] [     ] %\t@\n",
             &t[..3]
         )
+    );
+}
+
+/// The help's own example, `%.10p`, cuts the payload; a JSON specifier with a width is
+/// refused before connecting.
+#[test]
+fn format_string_precision_cuts_the_payload_as_the_help_says() {
+    let broker = Broker::start(BrokerConfig::plain());
+    let t = unique_topic("fmtp");
+    let mut s = sub(
+        &broker,
+        &["-t", &t, "-C", "1", "-F", "[%.10p] [%.4t] [%.3l]"],
+    );
+    mosquitto_pub(&broker, &["-t", &t, "-m", "abcdefghijklmnopqrstuvwxyz"]);
+    assert_eq!(s.wait(LIMIT), 0, "{}", s.stderr());
+    assert_eq!(s.stdout(), format!("[abcdefghij] [{}] [026]\n", &t[..4]));
+    let out = cmd()
+        .args(sub_args(&broker, &["-t", &t, "-F", "%5j"]))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("mqtk sub: error: %j takes no flags, width or precision"),
+        "{err}"
     );
 }
 
@@ -733,4 +762,248 @@ fn clean_session_subscribes_again_after_a_broker_restart() {
     mosquitto_pub(&broker, &["-t", &t, "-m", "after"]);
     assert_eq!(s.wait(LIMIT), 0);
     assert_eq!(s.stdout(), "before\nafter\n");
+}
+
+/// Publishes retained messages `{prefix}/{i}` = `v{i}` for i in 0..n, at QoS i % 3, and returns
+/// once the broker has them all (the last one is acknowledged after the QoS 0 ones before it).
+fn retain_many(broker: &Broker, prefix: &str, n: usize) {
+    use rumqttc::v5::mqttbytes::QoS;
+    use rumqttc::v5::mqttbytes::v5::Packet;
+    use rumqttc::v5::{Client, Event, MqttOptions};
+    let mut opts = MqttOptions::new(unique_id("retainer"), "127.0.0.1", broker.port);
+    opts.set_keep_alive(Duration::from_secs(30));
+    let (client, mut conn) = Client::new(opts, n + 10);
+    let mut acks_due = 0;
+    for i in 0..n {
+        let qos = match i % 3 {
+            0 => QoS::AtMostOnce,
+            1 => {
+                acks_due += 1;
+                QoS::AtLeastOnce
+            }
+            _ => {
+                acks_due += 1;
+                QoS::ExactlyOnce
+            }
+        };
+        client
+            .publish(format!("{prefix}/{i}"), qos, true, format!("v{i}"))
+            .unwrap();
+    }
+    assert!(
+        !(n - 1).is_multiple_of(3),
+        "the last message must be acknowledged"
+    );
+    for event in conn.iter() {
+        if let Event::Incoming(Packet::PubAck(_) | Packet::PubComp(_)) =
+            event.expect("retainer connection")
+        {
+            acks_due -= 1;
+        }
+        if acks_due == 0 {
+            break;
+        }
+    }
+    let _ = client.disconnect();
+}
+
+/// `--retained-only` ends by itself once the broker has sent every retained message (exit 0,
+/// not the -W timeout's 27), at every QoS, also with more retained messages than the broker
+/// keeps in flight (`max_inflight_messages 10`: the rest follow our acks); `--remove-retained`
+/// clears them all and ends the same way.
+fn retained_messages_end_the_run(version: &str) {
+    let broker = Broker::start(BrokerConfig::plain().global_line("max_inflight_messages 10"));
+    let t = unique_topic("ret500");
+    retain_many(&broker, &t, 500);
+    let mut expected: Vec<String> = (0..500).map(|i| format!("{t}/{i} v{i}")).collect();
+    expected.sort();
+    let filter = format!("{t}/#");
+    let run = |extra: &[&str]| {
+        let out = cmd()
+            .args(sub_args(
+                &broker,
+                &[
+                    &["-t", filter.as_str(), "-V", version, "-v", "-W", "60"],
+                    extra,
+                ]
+                .concat(),
+            ))
+            .timeout(Duration::from_secs(90))
+            .output()
+            .unwrap();
+        let (code, err) = crate::support::status_and_stderr(&out);
+        assert_eq!(code, Some(0), "{extra:?}: {err}");
+        let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(String::from)
+            .collect();
+        lines.sort();
+        lines
+    };
+    for qos in ["0", "1", "2"] {
+        assert_eq!(run(&["--retained-only", "-q", qos]), expected, "-q {qos}");
+    }
+    assert_eq!(run(&["--remove-retained", "-q", "1"]), expected);
+    assert_eq!(run(&["--retained-only"]), Vec::<String>::new());
+}
+
+#[test]
+fn retained_only_ends_after_500_retained_messages_v311() {
+    retained_messages_end_the_run("311");
+}
+
+#[test]
+fn retained_only_ends_after_500_retained_messages_v5() {
+    retained_messages_end_the_run("5");
+}
+
+/// Nothing retained: the run ends at once with exit 0 (it used to wait for -W and exit 27).
+/// The help's own example, `--remove-retained --retained-only -W 3`, is one of these.
+#[test]
+fn retained_only_with_nothing_retained_exits_0_at_once() {
+    let broker = Broker::start(BrokerConfig::plain());
+    let t = unique_topic("noretained");
+    let filter = format!("{t}/#");
+    for flags in [
+        &["--retained-only"][..],
+        &["--remove-retained"],
+        &["--remove-retained", "--retained-only"],
+    ] {
+        let started = std::time::Instant::now();
+        let out = cmd()
+            .args(sub_args(
+                &broker,
+                &[&["-t", &filter, "-W", "20"], flags].concat(),
+            ))
+            .output()
+            .unwrap();
+        assert_eq!(
+            crate::support::status_and_stderr(&out),
+            (Some(0), String::new()),
+            "{flags:?}"
+        );
+        assert!(out.stdout.is_empty());
+        assert!(started.elapsed() < Duration::from_secs(5), "{flags:?}");
+    }
+}
+
+/// A live message that comes before the broker is through with the retained ones still ends
+/// `--retained-only` at once, unprinted and unacknowledged: here one queued for a persistent
+/// session, which the broker delivers before it handles the new SUBSCRIBE.
+#[test]
+fn retained_only_ends_at_a_live_message_that_comes_first() {
+    let broker = Broker::start(BrokerConfig::plain());
+    let t = unique_topic("livefirst");
+    let id = unique_id("livefirst");
+    let filter = format!("{t}/#");
+    let session = ["-t", filter.as_str(), "-q", "1", "-c", "-i", id.as_str()];
+    let mut first = sub(&broker, &[&session[..], &["-E"]].concat());
+    assert_eq!(first.wait(LIMIT), 0, "{}", first.stderr());
+    mosquitto_pub(
+        &broker,
+        &["-t", &format!("{t}/live"), "-m", "live", "-q", "1"],
+    );
+    mosquitto_pub(&broker, &["-t", &format!("{t}/old"), "-m", "old", "-r"]);
+    let out = cmd()
+        .args(sub_args(
+            &broker,
+            &[&session[..], &["--retained-only", "-v", "-W", "20"]].concat(),
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        crate::support::status_and_stderr(&out),
+        (Some(0), String::new())
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    // Control: without the queued live message, the retained one is printed.
+    let out = cmd()
+        .args(sub_args(
+            &broker,
+            &["-t", &filter, "--retained-only", "-v", "-W", "20"],
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{t}/old old\n")
+    );
+}
+
+/// `mqtk sub ... | head -1`: once head has its line and exits, sub ends within a moment
+/// although no further message comes, with exit 0, nothing on stderr, and a normal DISCONNECT.
+#[test]
+fn a_reader_that_exits_ends_sub_without_another_message() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let broker = Broker::start(BrokerConfig::plain());
+    let t = unique_topic("hangup");
+    let id = unique_id("hangup");
+    let mut sub = crate::support::std_cmd()
+        .args(sub_args(&broker, &["-t", &t, "-i", &id, "-d"]))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let head = Command::new("head")
+        .args(["-n", "1"])
+        .stdin(Stdio::from(sub.stdout.take().unwrap()))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = sub.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let _ = tx.send(line.unwrap_or_default());
+        }
+    });
+    while !rx
+        .recv_timeout(LIMIT)
+        .expect("no SUBACK")
+        .contains("received SUBACK")
+    {}
+    mosquitto_pub(&broker, &["-t", &t, "-m", "only"]);
+    let head = head.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&head.stdout), "only\n");
+    let gone = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = sub.try_wait().unwrap() {
+            break status;
+        }
+        if gone.elapsed() > Duration::from_secs(2) {
+            let _ = sub.kill();
+            panic!("sub still running 2 s after its reader exited");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(0));
+    let errors: Vec<String> = rx.try_iter().filter(|l| l.contains("error")).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    crate::support::wait_for(Duration::from_secs(5), || {
+        broker.log().contains(&format!("Client {id} disconnected."))
+    });
+}
+
+/// The notices on stderr say when the connection was lost and when it is back.
+#[test]
+fn reconnect_notice_says_when_it_is_back() {
+    let mut broker = Broker::start(BrokerConfig::plain());
+    let t = unique_topic("notice");
+    let s = sub(&broker, &["-t", &t]);
+    broker.restart();
+    s.wait_stderr("reconnected to", Duration::from_secs(20));
+    let err = s.stderr();
+    let lost = err.find(&format!(
+        "mqtk: connection to 127.0.0.1:{} lost",
+        broker.port
+    ));
+    let back = err.find(&format!(
+        "mqtk: reconnected to 127.0.0.1:{} after ",
+        broker.port
+    ));
+    assert!(lost.is_some() && lost < back, "{err}");
+    assert!(err.contains("s (new session)"), "{err}");
 }

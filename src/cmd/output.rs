@@ -2,8 +2,11 @@
 //! `format::Output`, and a `Printer` that renders into a buffer and writes it in batches.
 
 use std::io::{self, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::SystemTime;
+
+use rustix::event::{PollFd, PollFlags};
+use tokio::sync::watch;
 
 use crate::cli::{OutputArgs, OutputFormat};
 use crate::conn::Incoming;
@@ -38,12 +41,17 @@ pub fn output(args: &OutputArgs) -> Result<Output, Failure> {
 /// system call however many lines it holds. The caller flushes whenever no further message is
 /// waiting, which is what makes every message visible the moment it arrives. A closed stdout
 /// comes back as `BrokenPipe`, which `main` turns into a quiet exit 0.
+///
+/// A reader that goes away while no message comes (`mqtk sub ... | head -1` once `head` has
+/// its line) is seen without writing, after `watch_reader`: see `reader_gone`.
 pub struct Printer {
     output: Output,
     out: std::fs::File,
     buf: Vec<u8>,
     command: &'static str,
     pub quiet: bool,
+    /// Becomes true when the reader of stdout has gone away (`watch_reader`).
+    gone: Option<watch::Receiver<bool>>,
 }
 
 impl Printer {
@@ -55,7 +63,35 @@ impl Printer {
             buf: Vec::with_capacity(BATCH_BYTES + 4096),
             command,
             quiet,
+            gone: None,
         })
+    }
+
+    /// Starts watching for the reader of stdout to go away, on a thread of its own that waits
+    /// in poll(2) for the error and hang-up conditions only: the kernel raises POLLERR on a
+    /// pipe's write end once its last reader has closed it, and POLLHUP on a terminal that hung
+    /// up. A regular file or `/dev/null` never raises either, so there the thread just waits.
+    pub fn watch_reader(&mut self) -> io::Result<()> {
+        let fd: OwnedFd = io::stdout().as_fd().try_clone_to_owned()?;
+        let (tx, rx) = watch::channel(false);
+        std::thread::Builder::new()
+            .name("stdout-reader".into())
+            .spawn(move || wait_for_hangup(&fd, &tx))?;
+        self.gone = Some(rx);
+        Ok(())
+    }
+
+    /// Resolves when the reader of stdout has gone away (after `watch_reader`); otherwise
+    /// never. Cancel-safe. Tested by tests/subscribe.rs
+    /// `a_reader_that_exits_ends_sub_without_another_message`.
+    pub async fn reader_gone(&self) {
+        if let Some(rx) = &self.gone {
+            let mut rx = rx.clone();
+            if rx.wait_for(|gone| *gone).await.is_ok() {
+                return;
+            }
+        }
+        std::future::pending().await
     }
 
     /// Renders one message; false when it was skipped (`%J` on a payload that is not JSON,
@@ -94,6 +130,21 @@ impl Printer {
         let r = self.out.write_all(&self.buf);
         self.buf.clear();
         r
+    }
+}
+
+fn wait_for_hangup(fd: &OwnedFd, tx: &watch::Sender<bool>) {
+    let mut fds = [PollFd::new(fd, PollFlags::empty())];
+    loop {
+        match rustix::event::poll(&mut fds, None) {
+            Err(rustix::io::Errno::INTR) => continue,
+            Ok(_) if fds[0].revents().intersects(PollFlags::ERR | PollFlags::HUP) => {
+                let _ = tx.send(true);
+                return;
+            }
+            // Anything else (an invalid descriptor) says nothing about the reader.
+            _ => return,
+        }
     }
 }
 

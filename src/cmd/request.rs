@@ -37,9 +37,11 @@ const DEFAULTS: Defaults = Defaults {
 
 pub async fn run(args: RequestArgs) -> anyhow::Result<()> {
     let cfg = ConnConfig::from_args(&args.conn, &DEFAULTS)?;
+    // -t typed on the command line beats the URL's topic, which beats MQTK_TOPIC.
     let topic = match (&args.topic, &cfg.url_topic) {
-        (Some(t), _) => t.clone(),
-        (None, Some(t)) => t.clone(),
+        (Some(t), _) if args.conn.on_command_line("topic") => t.clone(),
+        (_, Some(t)) => t.clone(),
+        (Some(t), None) => t.clone(),
         (None, None) => {
             return Err(usage("no request topic: give -t TOPIC (or a -L URL with a topic)").into());
         }

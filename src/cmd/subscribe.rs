@@ -1,5 +1,6 @@
 //! `mqtk sub`: subscribe, print every message the moment it arrives, and stop on -C, -E, -W,
-//! `--retained-only`, Ctrl-C/SIGTERM or a closed stdout.
+//! the end of the retained messages (`--retained-only`, `--remove-retained`), Ctrl-C/SIGTERM or
+//! a reader of stdout that went away.
 //!
 //! The per-message order is mosquitto_sub's: `--retained-only` ends the run at the first live
 //! message, `-R` and `-T` skip (not counted), `--remove-retained` clears, then the message is
@@ -9,6 +10,17 @@
 //! acknowledged and exits (mosquitto hangs), a refusal of every filter exits 5 (mosquitto: 0),
 //! and a signal sends a normal DISCONNECT, so the broker drops the Will (mosquitto 2.0's v5
 //! client asks the broker to publish it).
+//!
+//! The end of the retained messages: the broker sends a subscription's retained messages
+//! while it handles the SUBSCRIBE, so they are all queued for us once the SUBACK is here; the
+//! ones beyond its in-flight limit leave as we acknowledge the earlier ones. After the SUBACK
+//! we acknowledge what came and ask for a fence (a PINGREQ, `Session::fence`); mosquitto
+//! answers it after everything it wrote before, including what our acks made room for. A
+//! fence answered with no retained message since it was asked for means the broker holds no
+//! more for us: `--retained-only` and `--remove-retained` end there with exit 0 (the latter once
+//! its clears are acknowledged). Otherwise we ask again. Nothing is published for it, so it
+//! needs no permission beyond the subscription (tests/subscribe.rs
+//! `retained_only_ends_after_500_retained_messages_*`).
 
 use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
@@ -56,8 +68,12 @@ impl Plan {
             }
             Ok(())
         };
-        // As mosquitto_sub: the topic of a -L URL is one more filter.
-        let mut filters = args.topics.clone();
+        // As mosquitto_sub: the topic of a -L URL is one more filter. It replaces MQTK_TOPIC,
+        // as in pub: command line > URL > environment.
+        let mut filters = match &cfg.url_topic {
+            Some(_) if !args.conn.on_command_line("topics") => Vec::new(),
+            _ => args.topics.clone(),
+        };
         filters.extend(cfg.url_topic.clone());
         check("topic filter (-t)", &filters)?;
         check("filter (-T)", &args.filter_out)?;
@@ -127,6 +143,7 @@ pub async fn run(args: SubscribeArgs) -> anyhow::Result<()> {
     cfg.manual_acks = true;
     let plan = Plan::from_args(&args, &cfg)?;
     let mut printer = Printer::new(output(&args.output)?, "sub", cfg.quiet)?;
+    printer.watch_reader()?;
     let mut signals = Signals::new()?;
     // Over the whole run: a broker that cannot be reached counts against -W too.
     let deadline = args
@@ -137,6 +154,7 @@ pub async fn run(args: SubscribeArgs) -> anyhow::Result<()> {
         s = Session::connect_with(&cfg, subscriptions, plan.unsubscribe.clone()) => s?,
         _ = signals.recv() => return Ok(()),
         _ = sleep_until(deadline) => return Err(timed_out().into()),
+        () = printer.reader_gone() => return Ok(()),
     };
     let mut acks = Vec::new();
     let result = receive(
@@ -179,6 +197,7 @@ async fn receive(
     // few dozen messages in flight), so an id reused for a new message is not mistaken.
     let mut handled_now: VecDeque<u16> = VecDeque::with_capacity(RECENT_IDS);
     let mut handled_before: VecDeque<u16> = VecDeque::new();
+    let mut retained = RetainedEnd::new(plan.retained_only || plan.remove_retained);
     loop {
         // While output is waiting to be written, take what has already arrived without
         // waiting; once nothing has (or a batch is full), write, and wait watching the clock
@@ -193,10 +212,16 @@ async fn receive(
             None => {
                 printer.flush()?;
                 session.ack(acks.drain(..))?;
+                // After the acks: the fence must not overtake them.
+                if retained.fence_due() {
+                    session.fence()?;
+                }
                 tokio::select! {
                     biased;
                     _ = signals.recv() => return Ok(Stop::Done),
                     _ = sleep_until(deadline) => return Ok(Stop::TimedOut),
+                    // Quietly, as a write into the closed pipe would (exit 0, normal DISCONNECT).
+                    () = printer.reader_gone() => return Ok(Stop::Done),
                     e = session.next_event() => e?,
                 }
             }
@@ -205,9 +230,18 @@ async fn receive(
             Event::SubAck(codes) => {
                 check_suback(&plan.filters, &codes, &mut warned, printer.quiet)?;
                 suback_seen = true;
+                retained.subscribed();
+            }
+            Event::Fence => {
+                if retained.fence_answered() {
+                    return Ok(Stop::Done);
+                }
             }
             Event::UnsubAck => unsubacks_due = unsubacks_due.saturating_sub(1),
             Event::Message(m) => {
+                if m.retain {
+                    retained.message();
+                }
                 if m.qos > 0 {
                     if m.dup && handled_before.contains(&m.pkid) {
                         handled_before.retain(|&p| p != m.pkid);
@@ -247,9 +281,15 @@ async fn receive(
                     }
                 }
             }
-            Event::Lost => handled_before = std::mem::take(&mut handled_now),
+            Event::Lost => {
+                handled_before = std::mem::take(&mut handled_now);
+                retained.lost();
+            }
             Event::Reconnected { session_present } => {
-                if !session_present {
+                if session_present {
+                    // No SUBACK comes for a resumed session; what it had queued comes now.
+                    retained.subscribed();
+                } else {
                     handled_before.clear();
                 }
             }
@@ -257,6 +297,71 @@ async fn receive(
         if plan.exit_after_suback && suback_seen && unsubacks_due == 0 {
             return Ok(Stop::Done);
         }
+    }
+}
+
+/// When `--retained-only` and `--remove-retained` have seen every retained message (see the
+/// module comment): fences asked for after each SUBACK until one comes back with no retained
+/// message since it was asked for.
+struct RetainedEnd {
+    /// The run ends with the retained messages, and they have not all come yet.
+    open: bool,
+    /// A fence should be asked for at the next chance (after the acks).
+    due: bool,
+    /// A fence was asked for on this connection and not answered yet.
+    asked: bool,
+    /// A retained message arrived since the fence was asked for.
+    seen: bool,
+}
+
+impl RetainedEnd {
+    fn new(ends_the_run: bool) -> RetainedEnd {
+        RetainedEnd {
+            open: ends_the_run,
+            due: false,
+            asked: false,
+            seen: false,
+        }
+    }
+
+    /// The broker has our subscriptions (SUBACK, or a resumed session): its retained
+    /// messages are queued for us.
+    fn subscribed(&mut self) {
+        self.due = self.open;
+    }
+
+    fn message(&mut self) {
+        self.seen = true;
+    }
+
+    /// True once: a fence is to be asked for now.
+    fn fence_due(&mut self) -> bool {
+        if !self.due || self.asked {
+            return false;
+        }
+        self.due = false;
+        self.asked = true;
+        self.seen = false;
+        true
+    }
+
+    /// The fence came back. True when the retained messages are over.
+    fn fence_answered(&mut self) -> bool {
+        self.asked = false;
+        if !self.open {
+            return false;
+        }
+        if self.seen {
+            self.due = true;
+            return false;
+        }
+        self.open = false;
+        true
+    }
+
+    /// The connection is gone, and an unanswered fence with it.
+    fn lost(&mut self) {
+        self.asked = false;
     }
 }
 

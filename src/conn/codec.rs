@@ -15,6 +15,29 @@ use super::packet::words;
 use super::{Incoming, Message, Reason, SubCode, Subscription, Will};
 use crate::cli::Protocol;
 
+/// Adds an empty password to the CONNECT encoded at `out[start..]`: the password flag, and a
+/// zero-length string after the last field (the password is last in 3.1.1 and in 5).
+fn add_empty_password(out: &mut BytesMut, start: usize) {
+    let packet = out.split_off(start);
+    // The fixed header's remaining length takes 1 to 4 bytes, 7 bits each.
+    let header = 1 + packet[1..].iter().take_while(|b| *b & 0x80 != 0).count() + 1;
+    let mut body = packet[header..].to_vec();
+    // Variable header: the protocol name "MQTT" (2 + 4 bytes), the level, then the flags.
+    body[7] |= 0x40;
+    body.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&packet[..1]);
+    let mut len = body.len();
+    loop {
+        let byte = (len & 0x7f) as u8;
+        len >>= 7;
+        out.extend_from_slice(&[if len > 0 { byte | 0x80 } else { byte }]);
+        if len == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&body);
+}
+
 /// A decoded packet from the broker.
 #[derive(Debug)]
 pub enum In {
@@ -84,6 +107,14 @@ impl std::fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
+/// The v5 properties put on every PUBLISH, SUBSCRIBE and UNSUBSCRIBE (`-D`).
+#[derive(Debug, Clone, Default)]
+pub struct Props {
+    pub publish: Option<PublishProperties>,
+    pub subscribe: Option<SubscribeProperties>,
+    pub unsubscribe: Option<UnsubscribeProperties>,
+}
+
 /// The encoder and decoder of one connection.
 #[derive(Debug, Clone)]
 pub struct Codec {
@@ -91,9 +122,8 @@ pub struct Codec {
     /// The largest packet we accept from the broker.
     pub max_incoming: usize,
     /// `-D publish ...`, `-D subscribe ...`, `-D unsubscribe ...` (v5).
-    pub publish_props: Option<PublishProperties>,
-    pub subscribe_props: Option<SubscribeProperties>,
-    pub unsubscribe_props: Option<UnsubscribeProperties>,
+    /// Behind an `Arc`: thousands of `sim` devices share one.
+    pub props: Option<std::sync::Arc<Props>>,
     /// `-d`: one line on stderr per packet encoded (never the password).
     pub trace: bool,
 }
@@ -172,9 +202,7 @@ impl Codec {
         Codec {
             protocol,
             max_incoming,
-            publish_props: None,
-            subscribe_props: None,
-            unsubscribe_props: None,
+            props: None,
             trace: false,
         }
     }
@@ -227,6 +255,7 @@ impl Codec {
     }
 
     pub fn connect(&self, c: &Connect<'_>, out: &mut BytesMut) {
+        let start = out.len();
         if self.v5() {
             let connect = v5::Connect {
                 keep_alive: c.keepalive,
@@ -266,6 +295,11 @@ impl Codec {
             };
             let _ = connect.write(out);
         }
+        // rumqttc leaves an empty password out; mosquitto's clients send it (`-P ""`). 3.1.1
+        // allows a password only after a user name.
+        if c.password == Some("") && (self.v5() || c.username.is_some()) {
+            add_empty_password(out, start);
+        }
     }
 
     /// Encodes a PUBLISH; returns its size in bytes.
@@ -281,7 +315,7 @@ impl Codec {
         });
         let before = out.len();
         if self.v5() {
-            let mut props = self.publish_props.clone();
+            let mut props = self.props.as_ref().and_then(|p| p.publish.clone());
             if m.response_topic.is_some() || m.correlation_data.is_some() {
                 let p = props.get_or_insert_with(PublishProperties::default);
                 p.response_topic = m.response_topic.clone().or(p.response_topic.take());
@@ -365,7 +399,10 @@ impl Codec {
                     f
                 })
                 .collect();
-            let mut p = v5::Subscribe::new_many(filters, self.subscribe_props.clone());
+            let mut p = v5::Subscribe::new_many(
+                filters,
+                self.props.as_ref().and_then(|p| p.subscribe.clone()),
+            );
             p.pkid = pkid;
             let _ = p.write(out);
         } else {
@@ -381,7 +418,10 @@ impl Codec {
     pub fn unsubscribe(&self, pkid: u16, filter: &str, out: &mut BytesMut) {
         self.trace(|| format!("UNSUBSCRIBE (mid {pkid}, {filter:?})"));
         if self.v5() {
-            let mut p = v5::Unsubscribe::new(filter, self.unsubscribe_props.clone());
+            let mut p = v5::Unsubscribe::new(
+                filter,
+                self.props.as_ref().and_then(|p| p.unsubscribe.clone()),
+            );
             p.pkid = pkid;
             let _ = p.write(out);
         } else {
@@ -534,6 +574,56 @@ fn from_v5(p: v5::Packet) -> In {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn connect(protocol: Protocol, username: Option<&str>, password: Option<&str>) -> BytesMut {
+        let codec = Codec::new(protocol, 1 << 20);
+        // An empty buffer, as in the driver: rumqttc's CONNECT writes its flags at an index
+        // counted from the start of the buffer, not of the packet.
+        let mut out = BytesMut::new();
+        let id = "c".repeat(130); // a remaining length that needs two bytes
+        codec.connect(
+            &Connect {
+                client_id: &id,
+                keepalive: 60,
+                clean_start: true,
+                username,
+                password,
+                will: None,
+                properties: None,
+                will_properties: None,
+            },
+            &mut out,
+        );
+        out
+    }
+
+    /// `-P ""`: the password flag and a zero-length password, as mosquitto_pub sends them;
+    /// the packet still decodes, with the same length as one with a one-byte password less one.
+    #[test]
+    fn an_empty_password_is_sent() {
+        for protocol in [Protocol::V311, Protocol::V5] {
+            let empty = connect(protocol, Some("u"), Some(""));
+            let one = connect(protocol, Some("u"), Some("x"));
+            assert_eq!(empty.len() + 1, one.len(), "{protocol:?}");
+            assert!(empty.ends_with(b"\0\x01u\0\0"), "{protocol:?} {empty:?}");
+            assert_eq!(empty[3 + 7] & 0xc0, 0xc0, "{protocol:?} flags");
+            let mut buf = empty.clone();
+            match protocol {
+                Protocol::V311 => {
+                    let p = v4::Packet::read(&mut buf, 1 << 20).unwrap();
+                    assert!(matches!(p, v4::Packet::Connect(..)), "{p:?}");
+                }
+                Protocol::V5 => {
+                    let p = v5::Packet::read(&mut buf, None).unwrap();
+                    assert!(matches!(p, v5::Packet::Connect(..)), "{p:?}");
+                }
+            }
+            assert!(buf.is_empty());
+        }
+        // No password: no flag.
+        let none = connect(Protocol::V311, Some("u"), None);
+        assert_eq!(none[3 + 7] & 0x40, 0);
+    }
 
     /// Found by the `decode` fuzz target: a v5 CONNACK without its properties length is a
     /// whole frame that is too short, not the start of a packet; taking it for the latter

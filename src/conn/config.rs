@@ -9,7 +9,7 @@ use percent_encoding::percent_decode_str;
 use super::packet::Will;
 use super::props::{PropCommand, V5Props};
 use super::tls::{self, Tls, TlsRequest};
-use crate::cli::{ConnArgs, Protocol};
+use crate::cli::{ConnArgs, Protocol, Secret};
 use crate::exit::{Failure, usage};
 use crate::topic::validate_topic_name;
 
@@ -87,7 +87,8 @@ pub struct ConnConfig {
     pub keepalive: u16,
     pub protocol: Protocol,
     pub username: Option<String>,
-    pub password: Option<String>,
+    /// Its `Debug` hides it.
+    pub password: Option<Secret>,
     pub will: Option<Will>,
     pub props: V5Props,
     pub max_inflight: u16,
@@ -316,7 +317,7 @@ impl ConnConfig {
 }
 
 /// -P VALUE, -P (prompt), MQTK_PASSWORD, --password-file, or the URL's password.
-fn resolve_password(args: &ConnArgs, from_url: Option<String>) -> Result<Option<String>, Failure> {
+fn resolve_password(args: &ConnArgs, from_url: Option<Secret>) -> Result<Option<Secret>, Failure> {
     if args.password_file.is_some()
         && args.password.is_some()
         && args.on_command_line("password")
@@ -338,21 +339,21 @@ fn resolve_password(args: &ConnArgs, from_url: Option<String>) -> Result<Option<
             ))
         })?;
         let first = text.lines().next().unwrap_or("");
-        return Ok(Some(first.to_string()));
+        return Ok(Some(Secret::new(first)));
     }
     match &args.password {
-        // `-P` with no value: ask, without echo. Never from the environment: an empty
-        // MQTK_PASSWORD is an empty password.
-        Some(p) if p.is_empty() && args.on_command_line("password") => {
+        // `-P` with no value: ask, without echo. Only the command line can say this: an
+        // empty MQTK_PASSWORD (or `-P ""`) is an empty password.
+        Some(None) => {
             let entered = crate::tty::read_secret("Password: ").map_err(|e| {
                 usage(format!(
                     "cannot prompt for the password ({e}); use MQTK_PASSWORD or --password-file"
                 ))
             })?;
-            Ok(Some(entered))
+            Ok(Some(Secret::new(entered)))
         }
-        Some(p) if args.on_command_line("password") => Ok(Some(p.clone())),
-        Some(p) => Ok(Some(from_url.unwrap_or_else(|| p.clone()))),
+        Some(Some(p)) if args.on_command_line("password") => Ok(Some(p.clone())),
+        Some(Some(p)) => Ok(Some(from_url.unwrap_or_else(|| p.clone()))),
         None => Ok(from_url),
     }
 }
@@ -373,15 +374,36 @@ pub struct Url {
     pub host: String,
     pub port: Option<u16>,
     pub user: Option<String>,
-    pub password: Option<String>,
+    /// Its `Debug` hides it.
+    pub password: Option<Secret>,
     pub topic: Option<String>,
+}
+
+/// `url` with its password replaced by `***`, for messages: `mqtt://user:***@host/topic`.
+///
+/// Cautious on purpose, since it serves URLs that did not parse: everything between the first
+/// ':' after the scheme and the last '@' is hidden, so a password holding '/' or '@' is hidden
+/// too (`url_errors_never_show_the_password`).
+pub fn masked(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), url),
+    };
+    match rest.rsplit_once('@') {
+        Some((userinfo, after)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}{user}:***@{after}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
 }
 
 /// `mqtt[s]://[user[:password]@]host[:port]/topic` (or `ws[s]://`), user and password
 /// percent-decoded. The port is left out when the URL has none: its default depends on TLS and
-/// WebSocket options given beside the URL.
+/// WebSocket options given beside the URL. An error shows the URL without its password, and
+/// its reason quotes no part of the URL (a malformed one may have its password anywhere).
 pub fn parse_url(s: &str) -> Result<Url, Failure> {
-    let bad = |why: &str| usage(format!("invalid URL {s:?}: {why}"));
+    let bad = |why: &str| usage(format!("invalid URL {:?}: {why}", masked(s)));
     let (scheme, rest) = s
         .split_once("://")
         .ok_or_else(|| bad("expected mqtt://HOST/TOPIC"))?;
@@ -409,7 +431,7 @@ pub fn parse_url(s: &str) -> Result<Url, Failure> {
     };
     let (user, password) = match userinfo {
         Some(u) => match u.split_once(':') {
-            Some((n, p)) => (Some(decode(n)?), Some(decode(p)?)),
+            Some((n, p)) => (Some(decode(n)?), Some(Secret::new(decode(p)?))),
             None => (Some(decode(u)?), None),
         },
         None => (None, None),
@@ -433,10 +455,16 @@ pub fn parse_url(s: &str) -> Result<Url, Failure> {
     if host.is_empty() {
         return Err(bad("the host is empty"));
     }
+    if hostport.starts_with(|c| c != '[') && host.contains(':') {
+        return Err(bad("an IPv6 address must be in brackets: [::1]:1883"));
+    }
+    if host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("the host contains a space or a control character"));
+    }
     let port = match port {
         Some(p) => match p.parse::<u16>() {
             Ok(n) if n > 0 => Some(n),
-            _ => return Err(bad(&format!("invalid port {p:?}"))),
+            _ => return Err(bad("the port is not a number from 1 to 65535")),
         },
         None => None,
     };
@@ -481,6 +509,84 @@ mod tests {
         );
         let u = parse_url("mqtt://h").unwrap();
         assert_eq!(u.topic, None);
+    }
+
+    #[test]
+    fn masked_hides_the_password_and_keeps_the_rest() {
+        for (url, want) in [
+            ("mqtt://alice:pw@h:1883/t", "mqtt://alice:***@h:1883/t"),
+            ("mqtt://alice@h/t", "mqtt://alice@h/t"),
+            ("mqtt://h:1883/t", "mqtt://h:1883/t"),
+            ("wss://a:p@ss@h/t", "wss://a:***@h/t"),
+            ("mqtt://a:p/w@h/t", "mqtt://a:***@h/t"),
+            ("a:pw@h/t", "a:***@h/t"),
+        ] {
+            assert_eq!(masked(url), want, "{url}");
+        }
+    }
+
+    /// D10: every kind of URL error, with a password that would show if any part of the URL
+    /// were quoted unmasked.
+    #[test]
+    fn url_errors_never_show_the_password() {
+        for bad in [
+            "mqtt://alice:sekrit@127.0.0.1:189100/auth/x",
+            "mqtt://alice:sekrit@:1883/t",
+            "mqtt://alice:sekrit@h:0/t",
+            "mqtt://alice:sekrit@h:x/t",
+            "mqtt://alice:sekrit@[::1/t",
+            "mqtt://alice:sekrit@[::1]x/t",
+            "mqtt://alice:sekrit@h h/t",
+            "mqtt://al%ffice:sekrit@h/t",
+            "mqtt://alice:sek%ffrit@h/t",
+            "http://alice:sekrit@h/t",
+            "alice:sekrit@h/t",
+            "mqtt://alice:sek/rit@h/t",
+            "mqtt://alice:sek:rit@h:1:2/t",
+        ] {
+            let e = parse_url(bad).unwrap_err();
+            assert_eq!(e.status, crate::exit::ExitStatus::Usage, "{bad}");
+            let text = e.to_string();
+            assert!(!text.contains("sek"), "{bad} -> {text}");
+            assert!(text.contains(":***@"), "{bad} -> {text}");
+        }
+    }
+
+    #[test]
+    fn debug_of_a_url_and_a_config_hides_the_password() {
+        let u = parse_url("mqtt://alice:sekrit@h/t").unwrap();
+        assert_eq!(u.password.as_deref(), Some("sekrit"));
+        let shown = format!("{u:?}");
+        assert!(
+            !shown.contains("sekrit") && shown.contains("***"),
+            "{shown}"
+        );
+        let cli = crate::cli::Cli::parse_from_args([
+            "mqtk",
+            "pub",
+            "-n",
+            "-L",
+            "mqtt://alice:sekrit@h/t",
+        ])
+        .unwrap();
+        let crate::cli::Command::Publish(publish) = cli.command else {
+            panic!()
+        };
+        let args = publish.conn;
+        let defaults = Defaults {
+            protocol: Protocol::V5,
+            property_commands: &[],
+        };
+        let cfg = ConnConfig::from_args(&args, &defaults).unwrap();
+        assert_eq!(cfg.password.as_deref(), Some("sekrit"));
+        let shown = format!("{cfg:?} {args:?}");
+        assert!(!shown.contains("sekrit"), "{shown}");
+    }
+
+    #[test]
+    fn a_space_in_the_host_is_a_usage_error() {
+        let e = parse_url("mqtt://h h/t").unwrap_err();
+        assert_eq!(e.status, crate::exit::ExitStatus::Usage);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use super::config::{ConnConfig, Endpoint};
 use super::link::{Link, Progress};
 use super::state::{Event, Fault, State};
 use super::transport::{self, Stream};
-use super::{AckToken, Message};
+use super::{AckToken, Message, Will};
 use crate::cli::Protocol;
 use crate::exit::{self, Failure};
 
@@ -28,6 +28,8 @@ use crate::exit::{self, Failure};
 pub enum ToDriver {
     Publish(u64, Message),
     Ack(AckToken),
+    /// `State::fence`: a PINGREQ after everything queued before it, answered by `Event::Fence`.
+    Fence,
     /// Send DISCONNECT once everything queued before it is written.
     Disconnect,
 }
@@ -124,16 +126,41 @@ pub async fn handshake(
     clean_start: bool,
     will: bool,
 ) -> Result<(Stream, codec::ConnAck, BytesMut), Failure> {
+    let hello = Hello {
+        client_id: &plan.cfg.client_id,
+        clean_start,
+        will: if will { plan.cfg.will.as_ref() } else { None },
+        bind: plan.bind,
+    };
+    handshake_as(plan, codec, &hello).await
+}
+
+/// Who connects: what differs between the connections of one `Plan` (`sim`'s devices share a
+/// plan and differ in these).
+pub struct Hello<'a> {
+    pub client_id: &'a str,
+    pub clean_start: bool,
+    pub will: Option<&'a Will>,
+    pub bind: transport::Bind,
+}
+
+/// Opens a stream and does the CONNECT/CONNACK exchange for `hello`.
+pub async fn handshake_as(
+    plan: &Plan,
+    codec: &codec::Codec,
+    hello: &Hello<'_>,
+) -> Result<(Stream, codec::ConnAck, BytesMut), Failure> {
     let cfg = &plan.cfg;
-    let mut stream = transport::open(cfg, plan.bind).await?;
+    let clean_start = hello.clean_start;
+    let mut stream = transport::open(cfg, hello.bind).await?;
     let mut out = BytesMut::new();
     let connect = codec::Connect {
-        client_id: &cfg.client_id,
+        client_id: hello.client_id,
         keepalive: cfg.keepalive,
         clean_start,
         username: cfg.username.as_deref(),
         password: cfg.password.as_deref(),
-        will: if will { cfg.will.as_ref() } else { None },
+        will: hello.will,
         properties: plan.connect_properties(),
         will_properties: cfg.props.will.clone(),
     };
@@ -141,7 +168,7 @@ pub async fn handshake(
         eprintln!(
             "mqtk: sending CONNECT to {} (client id {:?}, MQTT {}, clean {}, keepalive {}s{}{})",
             cfg.endpoint,
-            cfg.client_id,
+            hello.client_id,
             if cfg.protocol == Protocol::V5 {
                 "5"
             } else {
@@ -211,17 +238,35 @@ pub async fn handshake(
     }
     if let Some(why) = &connack.refusal {
         let f = exit::refused(format!("the broker refused the connection ({why})"));
-        return Err(
-            if why.contains("not authorized") || why.contains("user name") {
-                f.with_hint(
-                    "mosquitto answers 'not authorized' for a wrong password or unknown user too",
-                )
-            } else {
-                f
-            },
-        );
+        return Err(match refusal_hint(why, cfg) {
+            Some(hint) => f.with_hint(hint),
+            None => f,
+        });
     }
     Ok((stream, connack, rest))
+}
+
+/// What a "not authorized" CONNACK most likely means. mosquitto gives the same answer for a
+/// wrong password, an unknown user and no credentials at all; only the last one we can tell
+/// apart ourselves (tests/auth.rs `refused_without_a_user_name_says_the_broker_wants_credentials`).
+fn refusal_hint(why: &str, cfg: &ConnConfig) -> Option<&'static str> {
+    if !(why.contains("not authorized") || why.contains("user name")) {
+        return None;
+    }
+    let client_cert = cfg.tls.as_ref().is_some_and(|t| t.client_cert);
+    Some(match (&cfg.username, client_cert) {
+        (None, false) => {
+            "no user name was given and this broker requires credentials: add -u USER and \
+             -P (prompts), --password-file FILE or MQTK_PASSWORD"
+        }
+        (None, true) => {
+            "no user name was given: the broker takes the client certificate's CN as the user \
+             name only with use_identity_as_username true; otherwise add -u USER and a password"
+        }
+        (Some(_), _) => {
+            "mosquitto answers 'not authorized' for a wrong password or unknown user too"
+        }
+    })
 }
 
 /// A failure while writing CONNECT or reading CONNACK: a TLS alert (the broker refusing our
@@ -433,7 +478,7 @@ async fn purge(plan: &Plan, codec: &codec::Codec) -> Result<(), Failure> {
     Ok(())
 }
 
-fn give_up(f: &Fault) -> Option<Failure> {
+pub fn give_up(f: &Fault) -> Option<Failure> {
     match f {
         Fault::Refused { topic, size, .. } => Some(exit::rejected(format!(
             "the broker closed the connection each time it got the message to {topic:?} \
@@ -485,6 +530,7 @@ fn apply(cmd: ToDriver, state: &mut State, disconnect_asked: &mut bool) {
     match cmd {
         ToDriver::Publish(tag, m) => state.publish(tag, m),
         ToDriver::Ack(t) => state.ack(t),
+        ToDriver::Fence => state.fence(),
         ToDriver::Disconnect => *disconnect_asked = true,
     }
 }
@@ -590,7 +636,13 @@ async fn run(
                 closing = true;
             }
             match link.push() {
-                Ok(true) => state.flushed(),
+                Ok(true) => {
+                    state.flushed();
+                    // QoS 0 messages just settled: tell the owner before waiting.
+                    if state.has_events() && stash.is_none() {
+                        continue;
+                    }
+                }
                 Ok(false) => {}
                 Err(e) => return End::Lost(lost_words(&e, plan)),
             }
@@ -642,7 +694,7 @@ fn lost_words(e: &std::io::Error, plan: &Plan) -> String {
 
 /// `-d`: one line per packet received on stderr (CONNECT and CONNACK are traced by
 /// `handshake`, what we send by the codec).
-fn trace(p: &In) {
+pub fn trace(p: &In) {
     let rc = |r: &Option<super::Reason>| match r {
         Some(r) => format!(", reason 0x{:02x} {}", r.code, r.text),
         None => String::new(),

@@ -42,6 +42,9 @@ pub enum Progress {
 
 pub struct Link {
     kind: Kind,
+    /// Keep no buffer between reads (many idle connections: `sim`), rather than a reused one
+    /// (one busy connection: the commands).
+    frugal: bool,
     partial: BytesMut,
     /// Packets to write; encode into it, then call `io` (or `push` for TCP).
     pub out: BytesMut,
@@ -61,10 +64,19 @@ impl Link {
         };
         Link {
             kind,
+            frugal: false,
             partial: rest,
             out: BytesMut::new(),
             unflushed: false,
         }
+    }
+
+    /// A link for one of many mostly idle connections: plain TCP reads go through a buffer on
+    /// the stack, and only a partial frame is kept on the heap, sized to what arrived.
+    pub fn frugal(stream: Stream, rest: BytesMut) -> Link {
+        let mut link = Link::new(stream, rest);
+        link.frugal = true;
+        link
     }
 
     /// True when nothing is waiting to be written or flushed.
@@ -122,8 +134,13 @@ impl Link {
                         Err(e) => return Err(e),
                     }
                 }
-                self.partial.reserve(READ_CHUNK);
-                match tcp.try_read_buf(&mut self.partial) {
+                let read = if self.frugal {
+                    read_via_stack(tcp, &mut self.partial)
+                } else {
+                    self.partial.reserve(READ_CHUNK);
+                    tcp.try_read_buf(&mut self.partial)
+                };
+                match read {
                     Ok(0) => return Ok(Progress::Closed),
                     Ok(_) => return Ok(Progress::Read),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
@@ -162,7 +179,10 @@ impl Link {
     /// The next whole packet read, if any. The read buffer is given back once it is empty.
     pub fn next_packet(&mut self, codec: &Codec) -> Result<Option<In>, DecodeError> {
         let p = codec.decode(&mut self.partial)?;
-        if p.is_none() && self.partial.is_empty() && self.partial.capacity() > 0 {
+        if p.is_none()
+            && self.partial.is_empty()
+            && (self.frugal || self.partial.capacity() > 4 * READ_CHUNK)
+        {
             self.partial = BytesMut::new();
         }
         Ok(p)
@@ -200,6 +220,15 @@ impl Link {
             }
         }
     }
+}
+
+/// Reads what is there into a buffer on the stack and appends it to `partial`, which so grows
+/// only by what arrived (an idle connection's PINGRESP costs 2 bytes, not a read buffer).
+fn read_via_stack(tcp: &TcpStream, partial: &mut BytesMut) -> io::Result<usize> {
+    let mut buf = [0u8; 4096];
+    let n = tcp.try_read(&mut buf)?;
+    partial.extend_from_slice(&buf[..n]);
+    Ok(n)
 }
 
 /// Writes what it can of `buf` (the count), or with `buf` empty flushes (0).

@@ -24,6 +24,7 @@ pub use props::{PropCommand, V5Props};
 
 pub use config::{ConnConfig, Defaults};
 pub use packet::{
-    AckToken, Incoming, Message, Reason, SubCode, Subscription, Will, check_size, max_payload,
+    AckToken, Incoming, MAX_PACKET, Message, Reason, SubCode, Subscription, Will, check_size,
+    max_payload,
 };
 pub use session::{Event, Options, Session};

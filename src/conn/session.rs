@@ -13,7 +13,7 @@
 //! loss. Tests: tests/faults.rs.
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -41,6 +41,8 @@ pub enum Event {
     Reconnected {
         session_present: bool,
     },
+    /// The answer to `Session::fence`.
+    Fence,
 }
 
 /// The options of a connection beyond its `ConnConfig`.
@@ -65,6 +67,8 @@ pub struct Session {
     finished: bool,
     pub endpoint: Endpoint,
     quiet: bool,
+    /// When the connection was lost, while it is being restored.
+    lost_at: Option<Instant>,
 }
 
 impl Session {
@@ -113,9 +117,11 @@ impl Session {
             manual_acks: cfg.manual_acks,
         };
         let mut codec = Codec::new(cfg.protocol, MAX_PACKET + 5);
-        codec.publish_props = cfg.props.publish.clone();
-        codec.subscribe_props = cfg.props.subscribe.clone();
-        codec.unsubscribe_props = cfg.props.unsubscribe.clone();
+        codec.props = Some(std::sync::Arc::new(super::codec::Props {
+            publish: cfg.props.publish.clone(),
+            subscribe: cfg.props.subscribe.clone(),
+            unsubscribe: cfg.props.unsubscribe.clone(),
+        }));
         codec.trace = cfg.debug;
         let mut state = State::new(settings, codec);
         let subscriber = !subscriptions.is_empty() || cfg.manual_acks;
@@ -160,6 +166,7 @@ impl Session {
             finished: false,
             endpoint: cfg.endpoint.clone(),
             quiet: cfg.quiet,
+            lost_at: None,
         };
         while !s.connected {
             s.pump().await?;
@@ -239,6 +246,15 @@ impl Session {
         Ok(())
     }
 
+    /// Asks the broker for a sign that it has sent everything it had queued for us: once every
+    /// message received so far is acknowledged (`ack` it first), a PINGREQ goes out, and its
+    /// PINGRESP comes back as `Event::Fence` after every message the broker wrote before it
+    /// (see `State::fence`). A fence is lost with its connection: ask again after
+    /// `Event::Reconnected` or the next `Event::SubAck`.
+    pub fn fence(&mut self) -> anyhow::Result<()> {
+        self.send(ToDriver::Fence)
+    }
+
     /// The next thing a subscriber should see. Cancel-safe: it only awaits a channel.
     pub async fn next_event(&mut self) -> anyhow::Result<Event> {
         loop {
@@ -282,6 +298,19 @@ impl Session {
         match msg {
             FromDriver::Connected { session_present } => {
                 if self.connected {
+                    if !self.quiet {
+                        let away = self.lost_at.take().map(|t| t.elapsed().as_secs_f64());
+                        eprintln!(
+                            "mqtk: reconnected to {} after {:.1}s ({})",
+                            self.endpoint,
+                            away.unwrap_or_default(),
+                            if session_present {
+                                "session resumed"
+                            } else {
+                                "new session"
+                            }
+                        );
+                    }
                     self.events
                         .push_back(Event::Reconnected { session_present });
                 }
@@ -294,6 +323,7 @@ impl Session {
                         self.endpoint
                     );
                 }
+                self.lost_at.get_or_insert_with(Instant::now);
                 self.events.push_back(Event::Lost);
             }
             FromDriver::Event(ev) => match ev {
@@ -306,6 +336,7 @@ impl Session {
                 state::Event::Message(m) => self.events.push_back(Event::Message(m)),
                 state::Event::SubAck(codes) => self.events.push_back(Event::SubAck(codes)),
                 state::Event::UnsubAck => self.events.push_back(Event::UnsubAck),
+                state::Event::Fence => self.events.push_back(Event::Fence),
             },
             FromDriver::Fatal(f) => return Err(f.into()),
             FromDriver::GaveUp(why) => {

@@ -38,6 +38,9 @@ pub enum Event {
     Message(Incoming),
     SubAck(Vec<SubCode>),
     UnsubAck,
+    /// The broker answered the PINGREQ of a `fence`: everything it had written to us before
+    /// (and so every message it had queued for us then) has arrived before this event.
+    Fence,
 }
 
 /// A message the broker refused with a v5 reason code >= 0x80.
@@ -152,6 +155,11 @@ pub struct State {
     events: VecDeque<Event>,
     last_write: Option<Instant>,
     ping_sent: Option<Instant>,
+    /// A fence was asked for and its PINGREQ is not written yet.
+    fence_wanted: bool,
+    /// PINGREQs written on this connection and not answered yet, oldest first: true for a
+    /// fence, false for keep-alive. PINGRESPs come back in order.
+    pings: VecDeque<bool>,
     /// Acknowledgements received on this connection (for the give-up rule).
     progress: bool,
     /// Anything but a PINGRESP received on this connection: it was of use (for the backoff).
@@ -182,6 +190,8 @@ impl State {
             events: VecDeque::new(),
             last_write: None,
             ping_sent: None,
+            fence_wanted: false,
+            pings: VecDeque::new(),
             progress: false,
             useful: false,
         }
@@ -227,6 +237,19 @@ impl State {
         }
     }
 
+    /// Asks for `Event::Fence`: a PINGREQ written once every message received so far is
+    /// acknowledged and every incoming QoS 2 exchange is complete, answered by `Event::Fence`.
+    ///
+    /// mosquitto handles a connection's packets in order and queues its answers in order: by the
+    /// time it answers the PINGREQ it has read our acks, moved the messages they made room for
+    /// into flight and written them. So when nothing arrived between the fence and its answer,
+    /// the broker had nothing queued for us. `sub --retained-only` ends on that (tests/subscribe.rs
+    /// `retained_only_ends_after_500_retained_messages_*`). A fence asked for on a connection
+    /// that is lost before its answer is dropped: ask again after `connected`.
+    pub fn fence(&mut self) {
+        self.fence_wanted = true;
+    }
+
     /// A CONNACK accepted our CONNECT. `receive_max` and `max_packet` are the v5 CONNACK's.
     pub fn connected(
         &mut self,
@@ -240,6 +263,8 @@ impl State {
         self.useful = false;
         self.last_write = Some(now);
         self.ping_sent = None;
+        self.fence_wanted = false;
+        self.pings.clear();
         self.window = usize::from(self.settings.window.max(1));
         if let Some(r) = receive_max {
             self.window = self.window.min(usize::from(r.max(1)));
@@ -300,6 +325,8 @@ impl State {
     pub fn disconnected(&mut self) -> Option<Fault> {
         self.connected = false;
         self.ping_sent = None;
+        self.fence_wanted = false;
+        self.pings.clear();
         // QoS 0 written into a buffer that may not have left: at most once, so settled.
         for tag in self.written0.drain(..) {
             self.events.push_back(Event::Done {
@@ -381,7 +408,12 @@ impl State {
                     self.events.push_back(Event::UnsubAck);
                 }
             }
-            In::PingResp | In::Other(_) | In::ConnAck { .. } | In::Disconnect { .. } => {}
+            In::PingResp => {
+                if self.pings.pop_front() == Some(true) {
+                    self.events.push_back(Event::Fence);
+                }
+            }
+            In::Other(_) | In::ConnAck { .. } | In::Disconnect { .. } => {}
         }
     }
 
@@ -433,6 +465,35 @@ impl State {
         self.events.push_back(Event::Done { tag: f.tag, result });
     }
 
+    /// Gives back the memory of collections that are empty now. A connection that is idle most
+    /// of the time (a simulated device) calls this before it waits, so it keeps no capacity
+    /// from its last burst.
+    pub fn compact(&mut self) {
+        if self.queue.is_empty() {
+            self.queue = VecDeque::new();
+        }
+        if self.flights.is_empty() {
+            self.flights = HashMap::new();
+        }
+        if self.inbound.is_empty() {
+            self.inbound = HashMap::new();
+        }
+        if self.control.is_empty() {
+            self.control = VecDeque::new();
+        }
+        if self.events.is_empty() {
+            self.events = VecDeque::new();
+        }
+        if self.written0.is_empty() {
+            self.written0 = Vec::new();
+        }
+    }
+
+    /// Whether events are waiting for the owner.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// The next event for the owner.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
@@ -457,6 +518,13 @@ impl State {
                     self.codec.unsubscribe(id, &self.unsubscriptions[i], out)
                 }
             }
+        }
+        // After the acks just written; with an exchange still open the broker may be waiting
+        // for us before it sends more, and the fence would answer too early.
+        if self.fence_wanted && self.inbound.is_empty() {
+            self.fence_wanted = false;
+            self.codec.pingreq(out);
+            self.pings.push_back(true);
         }
         // Resends, in the order the messages were first sent.
         let mut due: Vec<(u64, u16)> = self
@@ -524,6 +592,7 @@ impl State {
             && self.last_write.is_some_and(|w| now >= w + ka)
         {
             self.codec.pingreq(out);
+            self.pings.push_back(false);
             self.ping_sent = Some(now);
             self.last_write = Some(now);
         }
@@ -927,6 +996,75 @@ mod tests {
         s.publish(3, msg("a", 1));
         // 65535 and 2 are still in flight: the next free id is 1.
         assert_eq!(publishes(&sent(&mut s, now)), [(1, false)]);
+    }
+
+    fn fences(s: &mut State) -> usize {
+        let mut n = 0;
+        while let Some(e) = s.poll_event() {
+            if matches!(e, Event::Fence) {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    #[test]
+    fn a_fence_waits_for_open_exchanges_and_follows_the_acks() {
+        let now = Instant::now();
+        let mut s = state(10, true);
+        s.connected(false, None, None, now);
+        s.received(incoming(1, 1, false), now);
+        s.received(incoming(2, 2, false), now);
+        assert_eq!(delivered(&mut s), 2);
+        s.fence();
+        // Both messages unacknowledged: the broker may be holding more until it has our acks.
+        assert!(sent(&mut s, now).is_empty());
+        s.ack(AckToken {
+            pkid: 1,
+            qos: 1,
+            generation: 1,
+        });
+        s.ack(AckToken {
+            pkid: 2,
+            qos: 2,
+            generation: 1,
+        });
+        // The QoS 2 exchange is open until the broker's PUBREL.
+        assert!(matches!(
+            sent(&mut s, now)[..],
+            [Packet::PubAck(_), Packet::PubRec(_)]
+        ));
+        s.received(In::PubRel { pkid: 2 }, now);
+        assert!(matches!(
+            sent(&mut s, now)[..],
+            [Packet::PubComp(_), Packet::PingReq]
+        ));
+        assert!(sent(&mut s, now).is_empty(), "one PINGREQ per fence");
+        s.received(In::PingResp, now);
+        assert_eq!(fences(&mut s), 1);
+    }
+
+    #[test]
+    fn a_keepalive_pingresp_is_not_a_fence_and_a_lost_fence_is_dropped() {
+        let t0 = Instant::now();
+        let mut s = state(10, false);
+        s.connected(false, None, None, t0);
+        let t1 = t0 + Duration::from_secs(10);
+        assert!(matches!(sent(&mut s, t1)[..], [Packet::PingReq]));
+        s.fence();
+        assert!(matches!(sent(&mut s, t1)[..], [Packet::PingReq]));
+        // The first answer is the keep-alive's, the second the fence's.
+        s.received(In::PingResp, t1);
+        assert_eq!(fences(&mut s), 0);
+        s.received(In::PingResp, t1);
+        assert_eq!(fences(&mut s), 1);
+        // Asked for, then the connection is lost: the new connection owes nothing.
+        s.fence();
+        let _ = s.disconnected();
+        s.connected(true, None, None, t1);
+        assert!(sent(&mut s, t1).is_empty());
+        s.received(In::PingResp, t1);
+        assert_eq!(fences(&mut s), 0);
     }
 
     #[test]

@@ -88,7 +88,7 @@ async fn open_inner(cfg: &ConnConfig, bind: Bind) -> Result<Stream, Failure> {
     let endpoint = &cfg.endpoint;
     match endpoint {
         Endpoint::Unix(path) => {
-            let s = tokio::net::UnixStream::connect(path)
+            let s = Box::pin(tokio::net::UnixStream::connect(path))
                 .await
                 .map_err(|e| connect_failure(endpoint, &io_words(&e), None))?;
             Ok(Stream::Other(Box::new(s)))
@@ -115,10 +115,10 @@ async fn open_inner(cfg: &ConnConfig, bind: Bind) -> Result<Stream, Failure> {
                     .tls
                     .as_ref()
                     .expect("a TLS endpoint has its configuration");
-                let s = tls_handshake(t, host, tcp, endpoint).await?;
-                websocket(&url, s, endpoint).await
+                let s = Box::pin(tls_handshake(t, host, tcp, endpoint)).await?;
+                Box::pin(websocket(&url, s, endpoint)).await
             } else {
-                websocket(&url, tcp, endpoint).await
+                Box::pin(websocket(&url, tcp, endpoint)).await
             }
         }
     }
@@ -139,6 +139,9 @@ async fn tcp(host: &str, port: u16, bind: Bind, endpoint: &Endpoint) -> Result<T
         let attempt = async {
             let socket = socket?;
             if let Some(ip) = bind {
+                // A source port whose earlier connection is in TIME_WAIT (a previous run's)
+                // may be taken again, so a rerun is not starved of ports.
+                socket.set_reuseaddr(true)?;
                 socket.bind(SocketAddr::new(ip, 0))?;
             }
             socket.connect(addr).await

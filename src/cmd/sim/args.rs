@@ -46,7 +46,7 @@ pub struct SimArgs {
     pub duration: Option<Duration>,
 
     /// Stop each device after N telemetry messages
-    #[arg(long, env = "MQTK_COUNT", value_name = "N",
+    #[arg(short = 'C', long, env = "MQTK_COUNT", value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
 

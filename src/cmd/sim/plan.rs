@@ -1635,7 +1635,7 @@ probability = 0.1
             let mut s = d.schedule();
             let mut out = Vec::new();
             for _ in 0..5 {
-                let at = s.next();
+                let at = s.next_due();
                 out.push((
                     at,
                     r.sample(at)

@@ -35,7 +35,7 @@ impl Schedule {
 
     /// The offset of the next telemetry message from the device's start. This is also the
     /// device time the metric generators get, so a run's values do not depend on the clock.
-    pub fn next(&mut self) -> Duration {
+    pub fn next_due(&mut self) -> Duration {
         let next = match self.last {
             None => self.interval.mul_f64(self.rng.random_range(0.0..1.0)),
             Some(last) => {
@@ -130,7 +130,7 @@ mod tests {
     #[test]
     fn the_first_message_falls_somewhere_in_the_first_interval() {
         let firsts: Vec<Duration> = (1..=1000)
-            .map(|n| Schedule::new(1, n, SECOND, Jitter::default()).next())
+            .map(|n| Schedule::new(1, n, SECOND, Jitter::default()).next_due())
             .collect();
         assert!(firsts.iter().all(|d| *d < SECOND));
         let early = firsts.iter().filter(|d| **d < SECOND / 2).count();
@@ -143,9 +143,9 @@ mod tests {
     #[test]
     fn without_jitter_messages_are_exactly_one_interval_apart() {
         let mut s = Schedule::new(1, 1, SECOND, Jitter::default());
-        let first = s.next();
+        let first = s.next_due();
         for k in 1..=100u32 {
-            assert_eq!(s.next(), first + SECOND * k);
+            assert_eq!(s.next_due(), first + SECOND * k);
         }
     }
 
@@ -153,10 +153,10 @@ mod tests {
     fn jitter_moves_each_message_within_its_bounds_without_drifting() {
         let jitter = Jitter::Fixed(Duration::from_millis(100));
         let mut s = Schedule::new(2, 5, SECOND, jitter);
-        let mut last = s.next();
+        let mut last = s.next_due();
         let mut moved = 0;
         for _ in 0..10_000 {
-            let next = s.next();
+            let next = s.next_due();
             let gap = next - last;
             assert!(
                 gap >= Duration::from_millis(900) && gap <= Duration::from_millis(1100),
@@ -176,21 +176,21 @@ mod tests {
     #[test]
     fn an_interval_command_changes_the_gaps_from_the_next_message() {
         let mut s = Schedule::new(1, 1, SECOND, Jitter::default());
-        let a = s.next();
-        let b = s.next();
+        let a = s.next_due();
+        let b = s.next_due();
         s.set_interval(Duration::from_secs(5));
         assert_eq!(s.interval(), Duration::from_secs(5));
         assert_eq!(b - a, SECOND);
-        assert_eq!(s.next() - b, Duration::from_secs(5));
+        assert_eq!(s.next_due() - b, Duration::from_secs(5));
     }
 
     #[test]
     fn a_percentage_jitter_follows_the_new_interval() {
         let mut s = Schedule::new(1, 1, SECOND, Jitter::Fraction(0.5));
         s.set_interval(Duration::from_millis(10));
-        let mut last = s.next();
+        let mut last = s.next_due();
         for _ in 0..1000 {
-            let next = s.next();
+            let next = s.next_due();
             assert!(
                 next - last <= Duration::from_millis(15) && next - last >= Duration::from_millis(5)
             );
@@ -202,7 +202,7 @@ mod tests {
     fn schedules_are_reproducible_per_seed_and_device() {
         let times = |seed, n| {
             let mut s = Schedule::new(seed, n, SECOND, Jitter::Fraction(0.2));
-            (0..10).map(|_| s.next()).collect::<Vec<_>>()
+            (0..10).map(|_| s.next_due()).collect::<Vec<_>>()
         };
         assert_eq!(times(1, 1), times(1, 1));
         assert_ne!(times(1, 1), times(1, 2));

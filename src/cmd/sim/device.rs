@@ -1,0 +1,496 @@
+//! One simulated device: a single task with its own connection, running the session core
+//! (`conn::state` for the rules, `conn::link` for the bytes) directly — no channel, no second
+//! task, no buffer while idle — so ten thousand of them fit in a few tens of megabytes.
+//!
+//! What it does is the device contract of `mqtk sim --help`: a Last Will of `offline` on
+//! `/status`, `online` there once connected, telemetry on schedule with a gap-free `seq`,
+//! commands on `/commands` and the fleet's `all/commands`, an ack for each, `/state` kept
+//! retained, a reboot that drops the socket without DISCONNECT, reconnects with backoff, and
+//! `offline` published before a clean stop. Tests: tests/sim.rs.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::metrics::{ErrorKind, Metrics};
+use super::payload::{self, Action};
+use super::plan::Device;
+use crate::conn::codec::{Codec, In};
+use crate::conn::driver::{self, Hello};
+use crate::conn::link::{Link, Progress};
+use crate::conn::state::{Event, Settings, State};
+use crate::conn::transport::Bind;
+use crate::conn::{Incoming, Message, SubCode, Subscription, Will};
+use crate::exit::ExitStatus;
+
+/// Tags of messages that are not telemetry (status, state, acks): above every `seq`.
+const CONTROL: u64 = 1 << 63;
+
+/// How long a rebooting device stays away before it connects again.
+const REBOOT_DELAY: Duration = Duration::from_secs(1);
+
+/// Telemetry waiting for a connection, at most; older messages beyond it are counted as
+/// errors and not sent.
+const BACKLOG: usize = 1000;
+
+/// What every device of one group shares.
+pub struct Group {
+    pub conn: driver::Plan,
+    pub codec: Codec,
+    pub settings: Settings,
+}
+
+/// What every device of the run shares.
+pub struct Fleet {
+    pub metrics: Arc<Metrics>,
+    /// Handshakes in progress at once. mosquitto accepts with a backlog of 100: past it, the
+    /// kernel drops the handshake's last ACK and the client waits for the SYN-ACK to be sent
+    /// again (1 s, 3 s, 7 s, ...), so 10 000 devices connecting at once take longer than a
+    /// few at a time do.
+    pub handshakes: tokio::sync::Semaphore,
+    /// When the run started: device schedules count from here.
+    pub start: Instant,
+    pub count: Option<u64>,
+    pub chaos: Option<f64>,
+}
+
+/// What a device reports when it ends: how many telemetry messages it published (its seqs are
+/// 0 to sent - 1).
+pub struct Outcome {
+    pub id: String,
+    pub sent: u64,
+}
+
+/// Why a connection of the device ended.
+enum End {
+    Stop,
+    Lost,
+    /// Dropped on purpose (a reboot command or --chaos): no DISCONNECT, so the Will fires.
+    Dropped(Duration),
+}
+
+struct Sim<'a> {
+    dev: &'a Device,
+    fleet: &'a Fleet,
+    /// `<prefix>/<id>`: the device's topics are this and a leaf (kept as one string: every
+    /// byte here is multiplied by the fleet).
+    base: String,
+    st: State,
+    readings: super::generators::Readings,
+    schedule: super::schedule::Schedule,
+    /// Offset of the next telemetry message from the device's start.
+    next: Duration,
+    seq: u64,
+    led: bool,
+    control: u64,
+    /// Telemetry in flight and when it was handed over, for the ack latency.
+    in_flight: VecDeque<(u64, Instant)>,
+    reboot: bool,
+}
+
+/// Runs one device until `stop` turns true (or `--count` is done).
+pub async fn run(
+    dev: Device,
+    group: Arc<Group>,
+    fleet: Arc<Fleet>,
+    connect_at: Duration,
+    bind: Bind,
+    mut stop: watch::Receiver<bool>,
+) -> Outcome {
+    let topics = dev.topics();
+    let mut st = State::new(group.settings.clone(), group.codec.clone());
+    let qos = dev.group.qos.max(1);
+    let sub = |filter: &str| Subscription {
+        filter: filter.to_string(),
+        qos,
+        no_local: false,
+        retain_as_published: false,
+        retain_handling: 0,
+    };
+    st.set_subscriptions(
+        vec![sub(&topics.commands), sub(&topics.broadcast)],
+        Vec::new(),
+    );
+    let mut schedule = dev.schedule();
+    let next = schedule.next_due();
+    let mut sim = Sim {
+        dev: &dev,
+        fleet: &fleet,
+        st,
+        readings: dev.readings(),
+        schedule,
+        next,
+        seq: 0,
+        led: false,
+        control: CONTROL,
+        in_flight: VecDeque::new(),
+        reboot: false,
+        base: format!("{}/{}", dev.group.prefix, dev.id),
+    };
+    let mut backoff = dev.backoff();
+    let mut chaos = fleet.chaos.map(|c| dev.chaos(c));
+    let device_start = fleet.start + connect_at;
+    let mut reconnect_at = device_start;
+    let mut reconnect = false;
+    loop {
+        // Away: telemetry still falls due and waits for the connection.
+        loop {
+            if *stop.borrow() || sim.count_done() {
+                return sim.outcome();
+            }
+            let telemetry_at = (reconnect && !sim.all_sent()).then(|| device_start + sim.next);
+            let wake = telemetry_at.map_or(reconnect_at, |t| t.min(reconnect_at));
+            tokio::select! {
+                biased;
+                _ = stop.changed() => {}
+                () = tokio::time::sleep_until(wake) => {
+                    if telemetry_at.is_some_and(|t| t <= Instant::now()) {
+                        sim.telemetry(device_start);
+                    }
+                    if reconnect_at <= Instant::now() {
+                        break;
+                    }
+                }
+            }
+        }
+        // Built for each attempt rather than kept: an idle device does not need it.
+        let will = Will {
+            topic: sim.topic("status"),
+            payload: Bytes::from(payload::offline(&dev.id)),
+            qos: 1,
+            retain: true,
+        };
+        let hello = Hello {
+            client_id: &dev.id,
+            clean_start: true,
+            will: Some(&will),
+            bind,
+        };
+        let permit = fleet.handshakes.acquire().await;
+        let t0 = Instant::now();
+        // Boxed: its state is needed only while connecting.
+        let attempt = Box::pin(driver::handshake_as(&group.conn, sim.st.codec(), &hello)).await;
+        drop(permit);
+        let (stream, connack, rest) = match attempt {
+            Ok(x) => x,
+            Err(f) => {
+                if group.conn.cfg.debug {
+                    eprintln!("mqtk sim: {}: {}", dev.id, f.message);
+                }
+                fleet.metrics.error(if f.status == ExitStatus::Refused {
+                    ErrorKind::Refused
+                } else {
+                    ErrorKind::Connect
+                });
+                reconnect = true;
+                reconnect_at = Instant::now() + backoff.next_delay();
+                continue;
+            }
+        };
+        fleet.metrics.connected(t0.elapsed(), reconnect);
+        reconnect = true;
+        sim.st.connected(
+            connack.session_present,
+            connack.receive_max,
+            connack.max_packet,
+            std::time::Instant::now(),
+        );
+        let ts = payload::unix_ms(SystemTime::now());
+        let online = payload::online(&dev.id, ts);
+        sim.control(&sim.topic("status"), online, true);
+        let chaos_at = chaos.as_mut().map(|c| Instant::now() + c.next_gap());
+        let link = Link::frugal(stream, rest);
+        let end = sim.connected(link, device_start, chaos_at, &mut stop).await;
+        match end {
+            End::Stop => return sim.outcome(),
+            End::Lost => {
+                fleet.metrics.disconnected();
+                fleet.metrics.error(ErrorKind::Lost);
+                sim.st.disconnected();
+                reconnect_at = Instant::now() + backoff.next_delay();
+            }
+            End::Dropped(after) => {
+                fleet.metrics.dropped();
+                sim.st.disconnected();
+                backoff.reset();
+                reconnect_at = Instant::now() + after;
+            }
+        }
+    }
+}
+
+impl Sim<'_> {
+    fn topic(&self, leaf: &str) -> String {
+        format!("{}/{leaf}", self.base)
+    }
+
+    fn outcome(&self) -> Outcome {
+        Outcome {
+            id: self.dev.id.clone(),
+            sent: self.seq,
+        }
+    }
+
+    fn all_sent(&self) -> bool {
+        self.fleet.count.is_some_and(|c| self.seq >= c)
+    }
+
+    /// `--count` messages published and settled.
+    fn count_done(&self) -> bool {
+        self.all_sent() && self.st.outstanding() == 0
+    }
+
+    /// Publishes every telemetry message that is due by now.
+    fn telemetry(&mut self, device_start: Instant) {
+        let now = Instant::now();
+        while device_start + self.next <= now && !self.all_sent() {
+            self.fleet.metrics.due();
+            if self.st.outstanding() >= BACKLOG {
+                self.fleet.metrics.error(ErrorKind::Publish);
+            } else {
+                let ts = payload::unix_ms(SystemTime::now());
+                let body =
+                    payload::telemetry(&self.dev.id, ts, self.seq, self.readings.sample(self.next));
+                let qos = self.dev.group.qos;
+                let m = Message::new(self.topic("telemetry"), body, qos, false);
+                self.st.publish(self.seq, m);
+                if qos > 0 {
+                    self.in_flight.push_back((self.seq, now));
+                }
+                self.fleet.metrics.published();
+                self.seq += 1;
+            }
+            self.next = self.schedule.next_due();
+        }
+    }
+
+    /// Status, state and acks: QoS 1, tagged apart from telemetry.
+    fn control(&mut self, topic: &str, body: Vec<u8>, retain: bool) {
+        self.control += 1;
+        self.st
+            .publish(self.control, Message::new(topic, body, 1, retain));
+    }
+
+    fn command(&mut self, m: &Incoming) {
+        let ts = payload::unix_ms(SystemTime::now());
+        // A command that says when it was sent gives the round trip to our ack.
+        if let Ok(serde_json::Value::Object(o)) = serde_json::from_slice(&m.payload)
+            && let Some(sent) = o.get("ts").and_then(serde_json::Value::as_u64)
+            && ts >= sent
+        {
+            self.fleet
+                .metrics
+                .command_round_trip(Duration::from_millis(ts - sent));
+        }
+        let ack_topic = self.topic("ack");
+        match payload::parse_command(&m.payload) {
+            Ok(cmd) => {
+                self.fleet.metrics.command(true);
+                match &cmd.action {
+                    Action::Led(on) => {
+                        self.led = *on;
+                        self.publish_state(ts);
+                    }
+                    Action::Interval(d) => {
+                        self.schedule.set_interval(*d);
+                        self.publish_state(ts);
+                    }
+                    Action::Reboot => self.reboot = true,
+                }
+                self.control(&ack_topic, payload::ack(&cmd), false);
+            }
+            Err(rejection) => {
+                self.fleet.metrics.command(false);
+                self.control(&ack_topic, payload::ack_error(&rejection), false);
+            }
+        }
+    }
+
+    fn publish_state(&mut self, ts: u64) {
+        let state = payload::State {
+            led: self.led,
+            interval: self.schedule.interval(),
+        };
+        let body = payload::state(&self.dev.id, &state, ts);
+        let topic = self.topic("state");
+        self.control(&topic, body, true);
+    }
+
+    fn events(&mut self) {
+        while let Some(ev) = self.st.poll_event() {
+            match ev {
+                Event::Done { tag, result } => {
+                    if tag < CONTROL
+                        && let Some(i) = self.in_flight.iter().position(|(t, _)| *t == tag)
+                    {
+                        let (_, at) = self.in_flight.remove(i).expect("found above");
+                        self.fleet.metrics.acked(at.elapsed());
+                    }
+                    if result.is_err() {
+                        self.fleet.metrics.error(ErrorKind::Publish);
+                    }
+                }
+                Event::Message(m) => self.command(&m),
+                Event::SubAck(codes) => {
+                    if codes.iter().any(|c| matches!(c, SubCode::Refused(_))) {
+                        self.fleet.metrics.error(ErrorKind::Subscribe);
+                    }
+                }
+                Event::UnsubAck | Event::Fence => {}
+            }
+        }
+    }
+
+    /// Decodes what was read; false when the broker sent DISCONNECT or garbage.
+    fn read(&mut self, link: &mut Link) -> bool {
+        let now = std::time::Instant::now();
+        loop {
+            match link.next_packet(self.st.codec()) {
+                Ok(Some(In::Disconnect { .. })) | Err(_) => return false,
+                Ok(Some(p)) => self.st.received(p, now),
+                Ok(None) => return true,
+            }
+        }
+    }
+
+    /// Encodes what is due and writes what the socket takes now; false when the connection
+    /// failed.
+    fn send(&mut self, link: &mut Link) -> bool {
+        if self
+            .st
+            .transmit(&mut link.out, std::time::Instant::now())
+            .is_err()
+        {
+            return false;
+        }
+        match link.push() {
+            Ok(true) => {
+                self.st.flushed();
+                true
+            }
+            Ok(false) => true,
+            Err(_) => false,
+        }
+    }
+
+    /// One connection, until it ends.
+    async fn connected(
+        &mut self,
+        mut link: Link,
+        device_start: Instant,
+        chaos_at: Option<Instant>,
+        stop: &mut watch::Receiver<bool>,
+    ) -> End {
+        let mut decode = true;
+        loop {
+            if decode {
+                decode = false;
+                if !self.read(&mut link) {
+                    return End::Lost;
+                }
+            }
+            self.events();
+            if !self.send(&mut link) {
+                return End::Lost;
+            }
+            // Sending may have settled QoS 0 messages.
+            self.events();
+            if self.reboot {
+                self.reboot = false;
+                // The ack goes out (and is acknowledged) first; then the socket is dropped
+                // without DISCONNECT.
+                Box::pin(self.settle(&mut link, Duration::from_millis(500))).await;
+                return End::Dropped(REBOOT_DELAY);
+            }
+            if *stop.borrow() || self.count_done() {
+                // Boxed: needed once, at the end.
+                Box::pin(self.goodbye(link)).await;
+                return End::Stop;
+            }
+            let deadline = self.st.deadline().map(Instant::from_std);
+            if let Err(_timeout) = self.st.check(std::time::Instant::now()) {
+                return End::Lost;
+            }
+            self.st.compact();
+            if self.in_flight.is_empty() {
+                self.in_flight = VecDeque::new();
+            }
+            // One timer for the three things that fall due (a timer is 112 bytes of every
+            // device's memory).
+            let telemetry_at = (!self.all_sent()).then(|| device_start + self.next);
+            let wake = [telemetry_at, deadline, chaos_at]
+                .into_iter()
+                .flatten()
+                .min();
+            tokio::select! {
+                biased;
+                _ = stop.changed() => {}
+                r = link.io(true) => match r {
+                    Ok(Progress::Read) => decode = true,
+                    Ok(Progress::Wrote) => {}
+                    Ok(Progress::Flushed) => self.st.flushed(),
+                    Ok(Progress::Closed) | Err(_) => return End::Lost,
+                },
+                () = sleep_until(wake) => {
+                    let now = Instant::now();
+                    if chaos_at.is_some_and(|t| t <= now) {
+                        return End::Dropped(Duration::from_millis(500));
+                    }
+                    if telemetry_at.is_some_and(|t| t <= now) {
+                        self.telemetry(device_start);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends what is queued and waits until the broker has acknowledged everything, at most
+    /// `limit`; false when it did not come to that.
+    async fn settle(&mut self, link: &mut Link, limit: Duration) -> bool {
+        let settle = async {
+            loop {
+                self.events();
+                if !self.send(link) {
+                    return false;
+                }
+                if self.st.outstanding() == 0 {
+                    return true;
+                }
+                match link.io(true).await {
+                    Ok(Progress::Read) => {
+                        if !self.read(link) {
+                            return false;
+                        }
+                    }
+                    Ok(Progress::Flushed) => self.st.flushed(),
+                    Ok(Progress::Wrote) => {}
+                    Ok(Progress::Closed) | Err(_) => return false,
+                }
+            }
+        };
+        matches!(tokio::time::timeout(limit, settle).await, Ok(true))
+    }
+
+    /// A clean stop: `offline` on /status, everything settled (bounded), DISCONNECT.
+    async fn goodbye(&mut self, mut link: Link) {
+        let offline = payload::offline(&self.dev.id);
+        let topic = self.topic("status");
+        self.control(&topic, offline, true);
+        if !self.settle(&mut link, Duration::from_secs(5)).await {
+            self.fleet.metrics.error(ErrorKind::Timeout);
+        }
+        self.st.codec().disconnect(None, &mut link.out);
+        link.close(Duration::from_millis(200)).await;
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
