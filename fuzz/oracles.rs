@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -18,7 +19,7 @@ use serde::de::IgnoredAny;
 use serde_json::Value;
 
 use mqtk::cli::Protocol;
-use mqtk::conn::codec::{Codec, Connect, In};
+use mqtk::conn::codec::{Codec, Connect, In, Props};
 use mqtk::conn::state::{Event, Fault, Settings, State};
 use mqtk::conn::{Incoming, Message, PropCommand, Reason, SubCode, Subscription, V5Props, Will};
 use mqtk::format::{Message as Shown, Output, OutputKind, OutputSpec, Properties, Zone};
@@ -610,9 +611,11 @@ pub fn property(data: &[u8]) {
     }
 
     let mut codec = Codec::new(Protocol::V5, 1 << 20);
-    codec.publish_props = props.publish.clone();
-    codec.subscribe_props = props.subscribe.clone();
-    codec.unsubscribe_props = props.unsubscribe.clone();
+    codec.props = Some(Arc::new(Props {
+        publish: props.publish.clone(),
+        subscribe: props.subscribe.clone(),
+        unsubscribe: props.unsubscribe.clone(),
+    }));
     let read = |out: &mut BytesMut| -> v5::Packet {
         let p = v5::Packet::read(out, None).unwrap_or_else(|e| panic!("not readable: {e:?}"));
         assert!(out.is_empty(), "bytes after the packet");
@@ -752,10 +755,11 @@ fn packets(codec: &Codec, bytes: &[u8], step: usize) -> (Vec<String>, bool) {
 
 /// A `State` driven by any sequence of operations a driver can perform — publish, connect (with
 /// any CONNACK), lose the connection, bytes from the broker through the decoder, broker packets
-/// built directly with any packet id, transmit, flush, acks, time — never panics and loses or
-/// repeats nothing: every message published is settled at most once, a settlement names a
-/// message that was published, and until a fault ends the run the published messages are
-/// exactly those settled plus those outstanding. What it transmits is valid MQTT: rumqttc's
+/// built directly with any packet id, transmit, flush, acks, fences, compaction, time — never
+/// panics and loses or repeats nothing: every message published is settled at most once, a
+/// settlement names a message that was published, until a fault ends the run the published
+/// messages are exactly those settled plus those outstanding, and no fence is answered that
+/// was not asked for. What it transmits is valid MQTT: rumqttc's
 /// decoder reads it back, and every QoS 1/2 PUBLISH carries a packet id.
 pub fn session(data: &[u8]) {
     let mut d = Draw(data);
@@ -789,9 +793,10 @@ pub fn session(data: &[u8]) {
     let mut inbound = BytesMut::new();
     // As the driver: CONNACK only between connections, broker packets only on one.
     let mut connected = false;
+    let (mut fences, mut fences_asked) = (0u32, 0u32);
     while !d.is_empty() {
-        let op = d.byte() % 11;
-        if matches!(op, 2 | 3 | 8..) && !connected || op == 1 && connected {
+        let op = d.byte() % 13;
+        if matches!(op, 2 | 3 | 8..=10) && !connected || op == 1 && connected {
             continue;
         }
         let fault = match op {
@@ -896,8 +901,17 @@ pub fn session(data: &[u8]) {
                 );
                 None
             }
-            _ => {
+            10 => {
                 state.received(In::PingResp, now);
+                None
+            }
+            11 => {
+                state.fence();
+                fences_asked += 1;
+                None
+            }
+            _ => {
+                state.compact();
                 None
             }
         };
@@ -908,9 +922,17 @@ pub fn session(data: &[u8]) {
                     assert!(settled.insert(tag), "message {tag} settled twice");
                 }
                 Event::Message(m) => tokens.push(m.ack_token()),
+                Event::Fence => {
+                    fences += 1;
+                    assert!(
+                        fences <= fences_asked,
+                        "a fence answered that was not asked"
+                    );
+                }
                 Event::SubAck(_) | Event::UnsubAck => {}
             }
         }
+        assert!(!state.has_events());
         match fault {
             // The driver ends the run on these: the message cannot be sent.
             Some(Fault::TooLarge { .. } | Fault::Refused { .. }) => return,
