@@ -889,6 +889,7 @@ fn pub_rows() -> Vec<Row> {
         row(&["{B}", "-V", "311", "-t", "a", "-m", "x", "-D", "publish", "content-type", "x"], 2, &["need MQTT v5"]),
         // Credentials and the Will.
         row(&["{B}", "-t", "a", "-m", "x", "-P", "pw"], 2, &["without a user name"]),
+        row(&["{B}", "-t", "a", "-m", "x", "--password-file", "secret.pw"], 2, &["without a user name"]).hide(&["s3cret"]),
         row(&["{B}", "-t", "a", "-m", "x", "-u", "u", "-P"], 2, &["cannot prompt for the password"]),
         row(&["{B}", "-t", "a", "-m", "x", "-u", "u", "--password-file", "nonexistent"], 2, &["cannot read the password file nonexistent"]),
         row(&["{B}", "-t", "a", "-m", "x", "-u", "u", "--password-file", "d"], 2, &["cannot read the password file d"]),
