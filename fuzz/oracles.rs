@@ -509,8 +509,9 @@ fn url_error_hides_the_password(text: &str, error: &str) {
     let Some((user, password)) = userinfo.split_once(':') else {
         return;
     };
-    // The URL as an error may show it: a password that is also part of that is no secret.
-    let shown = format!("{scheme}://{user}:***@{after}");
+    // The URL as an error may show it (quoted, escaped): a password that is also part of
+    // that is no secret.
+    let shown = format!("{:?}", format!("{scheme}://{user}:***@{after}"));
     let unusual =
         |c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || " .:'\"-/()".contains(c));
     if password.len() < 8 || !password.chars().any(unusual) || shown.contains(password) {
