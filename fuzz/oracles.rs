@@ -502,7 +502,10 @@ pub fn url(data: &[u8]) {
 /// the scheme and the last '@' (checked for passwords that cannot be mistaken for the words of
 /// a reason: 8 bytes or more, with a character no reason uses).
 fn url_error_hides_the_password(text: &str, error: &str) {
-    let (scheme, rest) = text.split_once("://").unwrap_or(("", text));
+    let (scheme, rest) = match text.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), text),
+    };
     let Some((userinfo, after)) = rest.rsplit_once('@') else {
         return;
     };
@@ -511,7 +514,7 @@ fn url_error_hides_the_password(text: &str, error: &str) {
     };
     // The URL as an error may show it (quoted, escaped): a password that is also part of
     // that is no secret.
-    let shown = format!("{:?}", format!("{scheme}://{user}:***@{after}"));
+    let shown = format!("{:?}", format!("{scheme}{user}:***@{after}"));
     let unusual =
         |c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || " .:'\"-/()".contains(c));
     if password.len() < 8 || !password.chars().any(unusual) || shown.contains(password) {
