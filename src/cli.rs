@@ -115,8 +115,9 @@ pub enum Command {
     ///     mqtk sim --devices 10 --dry-run
     ///
     /// Exit codes: 0 when the run ended (--duration, --count, Ctrl-C); 6 when a --fail-if
-    /// check failed (each failed check is listed); 2 for a bad flag or fleet file, or more
-    /// devices than the open-file limit allows (use --shard).
+    /// check failed (each failed check is listed); 3 or 4 when not one device could connect
+    /// (unreachable, or refused); 2 for a bad flag or fleet file, or more devices than the
+    /// open-file limit allows (use --shard).
     #[command(name = "sim", verbatim_doc_comment)]
     Sim(SimCommand),
 

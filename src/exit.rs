@@ -96,12 +96,12 @@ pub fn rejected(message: impl Into<String>) -> Failure {
     Failure::new(ExitStatus::Rejected, message)
 }
 
-/// Exit 27: the -W timeout expired.
 /// Exit 6: a `sim --fail-if` check failed.
 pub fn threshold(message: impl Into<String>) -> Failure {
     Failure::new(ExitStatus::Threshold, message)
 }
 
+/// Exit 27: the -W timeout expired.
 pub fn timeout(message: impl Into<String>) -> Failure {
     Failure::new(ExitStatus::Timeout, message)
 }

@@ -25,7 +25,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => cmd::generate::run(args),
         Command::Certgen(args) => cmd::certgen::run(args),
         Command::Passwd(args) => cmd::passwd::run(args),
-        command => runtime().and_then(|rt| rt.block_on(dispatch(command))),
+        command => runtime(&command).and_then(|rt| rt.block_on(dispatch(command))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -57,13 +57,21 @@ async fn dispatch(command: Command) -> anyhow::Result<()> {
 
 /// One runtime for the whole process: every connection is a task on it, never a thread.
 ///
-/// The command runs on this thread and each connection's driver task on the one worker, so a
-/// command blocked on its output (a full stdout pipe) does not stop keep-alive.
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?)
+/// `sub` and `sim` write while their connections must keep going: the command runs on this
+/// thread and the connections' tasks on one worker, so a command blocked on a full stdout pipe
+/// does not stop keep-alive (tests/faults.rs `sub_blocked_on_a_full_pipe_*`). `pub` and `rr`
+/// block on nothing and stay on one thread, which spares a one-shot publish the worker's start
+/// and a thread hand-over per packet.
+fn runtime(command: &Command) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut b = match command {
+        Command::Subscribe(_) | Command::Sim(_) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(1);
+            b
+        }
+        _ => tokio::runtime::Builder::new_current_thread(),
+    };
+    Ok(b.enable_all().build()?)
 }
 
 /// `what (why: deeper why)`: the first message, then its causes in parentheses.

@@ -52,6 +52,10 @@ mod fuzz_replay;
 // The library target used from outside the crate: topics, -F, -L and -D without a broker.
 mod lib_api;
 
+// `mqtk sim`: the device contract end to end, seeds and shards, --fail-if and --report, a broker
+// restart, a thousand devices, TLS and passwords, chaos, limits, and the deployment files.
+mod sim;
+
 // Delivery guarantees under faults: resets at a chosen packet through a proxy, a frozen or
 // restarted broker, a scripted broker, full pipes and signals.
 mod faults;

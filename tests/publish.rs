@@ -912,3 +912,93 @@ fn qos0_one_shot_exits_as_soon_as_it_is_written() {
         t0.elapsed()
     );
 }
+
+/// Whether the broker still holds a session for `id`: a v5 connection that asks to resume
+/// (clean start off) is told in its CONNACK.
+fn session_present(broker: &Broker, id: &str) -> bool {
+    let out = cmd()
+        .arg("sub")
+        .args(broker.args())
+        .args([
+            "-V",
+            "5",
+            "-c",
+            "-x",
+            "0",
+            "-i",
+            id,
+            "-t",
+            "probe/none",
+            "-E",
+            "-d",
+        ])
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("session present: "), "{err}");
+    err.contains("session present: true")
+}
+
+/// QoS 2 keeps a session at the broker for the life of the run (exactly once across
+/// connection loss); a clean exit removes it, on MQTT 5 (session expiry 0 in DISCONNECT) and
+/// on 3.1.1 (a clean connection at the end).
+#[test]
+fn a_qos2_run_leaves_no_session_behind() {
+    let broker = Broker::start(BrokerConfig::plain());
+    for version in ["5", "311"] {
+        let id = unique_id("q2run");
+        cmd()
+            .arg("pub")
+            .args(broker.args())
+            .args([
+                "-V", version, "-q", "2", "-i", &id, "-t", "q2/run", "-m", "x",
+            ])
+            .timeout(Duration::from_secs(30))
+            .assert()
+            .success();
+        assert!(
+            !session_present(&broker, &id),
+            "-V {version} left a session"
+        );
+    }
+    // Positive control: a session the user asked to keep (-c -x) is still there.
+    let id = unique_id("q2keep");
+    cmd()
+        .arg("pub")
+        .args(broker.args())
+        .args([
+            "-V", "5", "-c", "-x", "600", "-q", "2", "-i", &id, "-t", "q2/run", "-m", "x",
+        ])
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .success();
+    assert!(
+        session_present(&broker, &id),
+        "the -c -x 600 session is gone"
+    );
+}
+
+/// `-D disconnect ...` goes into the DISCONNECT: a session expiry of 0 there ends a session
+/// the CONNECT asked the broker to keep.
+#[test]
+fn disconnect_properties_are_sent() {
+    let broker = Broker::start(BrokerConfig::plain());
+    let id = unique_id("dprops");
+    cmd()
+        .arg("pub")
+        .args(broker.args())
+        .args([
+            "-V", "5", "-c", "-x", "600", "-i", &id, "-t", "d/props", "-m", "x",
+        ])
+        .args(["-D", "disconnect", "session-expiry-interval", "0"])
+        .args(["-D", "disconnect", "reason-string", "bye"])
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .success();
+    assert!(
+        !session_present(&broker, &id),
+        "the session outlived -D disconnect"
+    );
+}

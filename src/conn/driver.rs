@@ -72,8 +72,11 @@ pub struct Plan {
 impl Plan {
     fn clean_start(&self, resumed: bool) -> bool {
         if self.run_session {
-            // v5: clean at first, then resume; 3.1.1 has no clean start with a kept session.
-            self.cfg.protocol == Protocol::V5 && !resumed
+            // Never clean, also on the first connection: mosquitto saves (across its own
+            // restart) only sessions that did not start clean. A session an earlier run left
+            // under this id is purged when the first CONNACK shows one (`drive`).
+            let _ = resumed;
+            false
         } else if !self.cfg.clean_start {
             false
         } else {
@@ -364,11 +367,7 @@ pub async fn drive(
                 continue;
             }
         };
-        if plan.run_session
-            && plan.cfg.protocol == Protocol::V311
-            && !connected_once
-            && connack.session_present
-        {
+        if plan.run_session && !connected_once && connack.session_present {
             // A session left behind under this client id by an earlier run: its ids would
             // clash with ours. Start from nothing.
             drop(stream);
@@ -467,7 +466,8 @@ pub async fn drive(
 async fn purge(plan: &Plan, codec: &codec::Codec) -> Result<(), Failure> {
     let (mut stream, _, _) = handshake(plan, codec, true, false).await?;
     let mut out = BytesMut::new();
-    codec.disconnect(None, &mut out);
+    // v5: a session expiry of 0, or the clean session just made would outlive us.
+    codec.disconnect(plan.disconnect_properties(), &mut out);
     let _ = stream.write_all(&out).await;
     let _ = stream.shutdown().await;
     let mut sink = [0u8; 64];

@@ -583,6 +583,11 @@ impl MosquittoSub {
 }
 
 impl MosquittoSub {
+    /// The next payload line, or `None` when none arrives within `limit`.
+    pub fn next_line(&self, limit: Duration) -> Option<String> {
+        self.lines.recv_timeout(limit).ok()
+    }
+
     /// Asserts that no payload line arrives within `quiet`.
     pub fn assert_nothing(&self, quiet: Duration) {
         if let Ok(line) = self.lines.recv_timeout(quiet) {

@@ -56,6 +56,9 @@ pub struct Fleet {
     pub start: Instant,
     pub count: Option<u64>,
     pub chaos: Option<f64>,
+    /// The first failed connection attempt of the run: the error of a run in which no device
+    /// ever connected.
+    pub first_failure: std::sync::Mutex<Option<crate::exit::Failure>>,
 }
 
 /// What a device reports when it ends: how many telemetry messages it published (its seqs are
@@ -136,11 +139,22 @@ pub async fn run(
     let device_start = fleet.start + connect_at;
     let mut reconnect_at = device_start;
     let mut reconnect = false;
+    // Stopped while away with telemetry waiting: one more connection delivers it (and says
+    // offline itself), so a stop that falls between a drop and the reconnect loses nothing.
+    // Test: sim::chaos_drops_devices_so_their_wills_fire_and_they_come_back.
+    let mut last_try = false;
     loop {
         // Away: telemetry still falls due and waits for the connection.
         loop {
-            if *stop.borrow() || sim.count_done() {
+            if sim.count_done() {
                 return sim.outcome();
+            }
+            if *stop.borrow() {
+                if last_try || sim.st.outstanding() == 0 {
+                    return sim.outcome();
+                }
+                last_try = true;
+                break;
             }
             let telemetry_at = (reconnect && !sim.all_sent()).then(|| device_start + sim.next);
             let wake = telemetry_at.map_or(reconnect_at, |t| t.min(reconnect_at));
@@ -186,6 +200,12 @@ pub async fn run(
                 } else {
                     ErrorKind::Connect
                 });
+                if let Ok(mut first) = fleet.first_failure.lock() {
+                    first.get_or_insert(f);
+                }
+                if last_try {
+                    return sim.outcome();
+                }
                 reconnect = true;
                 reconnect_at = Instant::now() + backoff.next_delay();
                 continue;
@@ -193,6 +213,8 @@ pub async fn run(
         };
         fleet.metrics.connected(t0.elapsed(), reconnect);
         reconnect = true;
+        // The next loss starts again from the shortest delay.
+        backoff.reset();
         sim.st.connected(
             connack.session_present,
             connack.receive_max,
@@ -216,7 +238,6 @@ pub async fn run(
             End::Dropped(after) => {
                 fleet.metrics.dropped();
                 sim.st.disconnected();
-                backoff.reset();
                 reconnect_at = Instant::now() + after;
             }
         }
@@ -277,9 +298,13 @@ impl Sim<'_> {
 
     fn command(&mut self, m: &Incoming) {
         let ts = payload::unix_ms(SystemTime::now());
+        let parsed = payload::parse_command(&m.payload);
         // A command that says when it was sent gives the round trip to our ack.
-        if let Ok(serde_json::Value::Object(o)) = serde_json::from_slice(&m.payload)
-            && let Some(sent) = o.get("ts").and_then(serde_json::Value::as_u64)
+        let sent = match &parsed {
+            Ok(cmd) => cmd.sent,
+            Err(rejection) => rejection.sent,
+        };
+        if let Some(sent) = sent
             && ts >= sent
         {
             self.fleet
@@ -287,7 +312,7 @@ impl Sim<'_> {
                 .command_round_trip(Duration::from_millis(ts - sent));
         }
         let ack_topic = self.topic("ack");
-        match payload::parse_command(&m.payload) {
+        match parsed {
             Ok(cmd) => {
                 self.fleet.metrics.command(true);
                 match &cmd.action {

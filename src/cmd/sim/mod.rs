@@ -19,6 +19,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
+use rumqttc::v5::mqttbytes::v5::DisconnectProperties;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -33,7 +34,9 @@ use crate::cli::{Protocol, SimCommand};
 use crate::conn::codec::Codec;
 use crate::conn::driver;
 use crate::conn::state::Settings;
-use crate::conn::{ConnConfig, Defaults, Event, MAX_PACKET, PropCommand, Session, Subscription};
+use crate::conn::{
+    ConnConfig, Defaults, Event, MAX_PACKET, Options, PropCommand, Session, Subscription,
+};
 use crate::exit::{self, usage};
 
 const DEFAULTS: Defaults = Defaults {
@@ -48,6 +51,10 @@ const DEFAULTS: Defaults = Defaults {
 
 /// Devices connecting at the same moment, at most (see `Fleet::handshakes`).
 const HANDSHAKES: usize = 64;
+
+/// How long the broker keeps the MQTT 5 verifier's session while it is away (a broker
+/// restart, a network cut), in seconds.
+const VERIFY_SESSION_EXPIRY: u32 = 300;
 
 /// How long after the devices stop the verifier waits for telemetry still on its way.
 const VERIFY_DRAIN: Duration = Duration::from_secs(5);
@@ -65,6 +72,9 @@ pub async fn run(args: SimCommand) -> anyhow::Result<()> {
     }
     let limit = raise_open_files();
     plan.check_open_files(limit)?;
+    if let Some(path) = &plan.report {
+        check_report(path)?;
+    }
     if !base.quiet {
         for w in plan.warnings() {
             eprintln!("mqtk sim: warning: {w}");
@@ -79,6 +89,7 @@ pub async fn run(args: SimCommand) -> anyhow::Result<()> {
         start: started,
         count: plan.count,
         chaos: plan.chaos,
+        first_failure: std::sync::Mutex::new(None),
     });
     let mut signals = Signals::new()?;
     let verifier = if plan.verify {
@@ -164,6 +175,20 @@ pub async fn run(args: SimCommand) -> anyhow::Result<()> {
                 format!("cannot write the report to {} ({e})", path.display()),
             )
         })?;
+    }
+    // Not one device connected: the broker was unreachable or refused the fleet throughout,
+    // which is the error of the run (exit 3 or 4) rather than a set of numbers.
+    // Tests: sim::a_fleet_that_never_connects_exits_3, sim::a_fleet_with_a_password_and_a_group_with_its_own_user.
+    if report.connects == 0
+        && let Some(f) = fleet.first_failure.lock().ok().and_then(|mut f| f.take())
+    {
+        let hint = f.hint.clone().unwrap_or_else(|| {
+            "no device of the fleet connected; each one retried with backoff until the run ended"
+                .into()
+        });
+        return Err(exit::Failure::new(f.status, f.message)
+            .with_hint(hint)
+            .into());
     }
     let failed = thresholds::evaluate(&plan.fail_if, &report);
     if !failed.is_empty() {
@@ -260,6 +285,19 @@ fn group_connections(
     Ok(out)
 }
 
+/// Finds out before the run, not after it, that the report cannot be written: opens the
+/// file for writing without truncating it (an earlier report stays until this run's replaces
+/// it). Test: sim::the_report_has_every_key_and_counts_that_add_up.
+fn check_report(path: &std::path::Path) -> Result<(), exit::Failure> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map(drop)
+        .map_err(|e| usage(format!("--report: cannot write {} ({e})", path.display())))
+}
+
 /// Raises the soft open-file limit to the hard one (each device is a socket) and returns it.
 fn raise_open_files() -> u64 {
     use rustix::process::{Resource, getrlimit, setrlimit};
@@ -293,7 +331,29 @@ async fn start_verifier(plan: &Plan, base: &ConnConfig) -> anyhow::Result<Verify
             retain_handling: 0,
         })
         .collect();
-    let mut session = Session::connect(&cfg, subs).await?;
+    // A session kept at the broker for the run and removed at the end, whatever the QoS:
+    // across a broker restart with persistence, telemetry published while the verifier
+    // reconnects waits for it there instead of counting as lost. mosquitto saves only sessions
+    // that did not start clean, so it is asked for without a clean start from the first
+    // CONNECT: on MQTT 3.1.1 the session core's own session for the run (which it keeps for
+    // QoS 2, hence `max_qos: 2`, and purges at the end); on MQTT 5 a session with an expiry,
+    // ended by the DISCONNECT's expiry of 0. Tests: sim::a_broker_restart_loses_nothing_at_qos_1
+    // and ..._v5.
+    if cfg.protocol == Protocol::V5 {
+        cfg.clean_start = false;
+        cfg.session_expiry = Some(VERIFY_SESSION_EXPIRY);
+        cfg.props.disconnect = Some(DisconnectProperties {
+            session_expiry_interval: Some(0),
+            reason_string: None,
+            user_properties: Vec::new(),
+            server_reference: None,
+        });
+    }
+    let opts = Options {
+        max_qos: 2,
+        reconnect_timeout: None,
+    };
+    let mut session = Session::open(&cfg, subs, Vec::new(), opts).await?;
     // Subscribed before the first device publishes.
     loop {
         if let Event::SubAck(_) = session.next_event().await? {
@@ -421,6 +481,7 @@ mod tests {
             start: Instant::now(),
             count: None,
             chaos: None,
+            first_failure: std::sync::Mutex::new(None),
         });
         let (_tx, rx) = watch::channel(false);
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -11,7 +11,8 @@
 //! Commands on `<prefix>/<id>/commands` and `<prefix>/all/commands` are one JSON object with
 //! one command: `{"led":"on"}` / `{"led":"off"}`, `{"interval":"5s"}`, `{"reboot":true}`;
 //! an optional `"id"` (any JSON value) is echoed in the ack, so a sender can match acks to
-//! its commands.
+//! its commands, and an optional `"ts"` (the sender's clock, Unix milliseconds) gives the
+//! command's round trip in the report.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -144,6 +145,8 @@ pub struct Command {
     pub action: Action,
     /// The sender's `"id"`, echoed in the ack.
     pub id: Option<Json>,
+    /// The sender's `"ts"`: when the command was sent, in Unix milliseconds.
+    pub sent: Option<u64>,
 }
 
 /// A command the device refuses, with what it could make of it for the error ack.
@@ -153,6 +156,8 @@ pub struct Rejection {
     pub cmd: Option<&'static str>,
     pub id: Option<Json>,
     pub error: String,
+    /// The sender's `"ts"`, when it was a valid one.
+    pub sent: Option<u64>,
 }
 
 const COMMANDS: [&str; 3] = ["led", "interval", "reboot"];
@@ -160,7 +165,12 @@ const COMMANDS: [&str; 3] = ["led", "interval", "reboot"];
 /// Parses a command payload. Anything but one known command with a valid value is a
 /// `Rejection` (never a panic): the device answers it with an error ack and carries on.
 pub fn parse_command(payload: &[u8]) -> Result<Command, Rejection> {
-    let reject = |cmd, id, error: String| Rejection { cmd, id, error };
+    let reject = |cmd, id, error: String| Rejection {
+        cmd,
+        id,
+        error,
+        sent: None,
+    };
     let json: Json = serde_json::from_slice(payload)
         .map_err(|e| reject(None, None, format!("not JSON ({e})")))?;
     let Json::Object(mut obj) = json else {
@@ -171,6 +181,24 @@ pub fn parse_command(payload: &[u8]) -> Result<Command, Rejection> {
         ));
     };
     let id = obj.remove("id");
+    let sent = match obj.remove("ts") {
+        None => None,
+        Some(Json::Number(n)) if n.as_u64().is_some() => n.as_u64(),
+        Some(other) => {
+            return Err(reject(
+                None,
+                id,
+                format!(
+                    "ts must be the time the command was sent in Unix milliseconds, not {other}"
+                ),
+            ));
+        }
+    };
+    // From here on a rejection carries the sender's time: the round trip counts for it too.
+    let reject = |cmd, id, error| Rejection {
+        sent,
+        ..reject(cmd, id, error)
+    };
     let keys: Vec<&String> = obj.keys().collect();
     if let Some(unknown) = keys.iter().find(|k| !COMMANDS.contains(&k.as_str())) {
         return Err(reject(
@@ -232,7 +260,7 @@ pub fn parse_command(payload: &[u8]) -> Result<Command, Rejection> {
             ));
         }
     };
-    Ok(Command { action, id })
+    Ok(Command { action, id, sent })
 }
 
 #[derive(Serialize)]
@@ -467,6 +495,23 @@ mod tests {
         assert_eq!(text(ack(&cmd)), r#"{"cmd":"reboot","ok":true,"id":3}"#);
         let no_id = parse_command(br#"{"interval":"1s"}"#).unwrap();
         assert_eq!(text(ack(&no_id)), r#"{"cmd":"interval","ok":true}"#);
+    }
+
+    #[test]
+    fn a_command_may_say_when_it_was_sent() {
+        let cmd = parse_command(br#"{"led":"on","ts":1700000000123}"#).unwrap();
+        assert_eq!(cmd.action, Action::Led(true));
+        assert_eq!(cmd.sent, Some(1_700_000_000_123));
+        assert_eq!(text(ack(&cmd)), r#"{"cmd":"led","ok":true}"#);
+        assert_eq!(parse_command(br#"{"reboot":true}"#).unwrap().sent, None);
+        let r = rejected(r#"{"led":"blue","ts":5}"#);
+        assert_eq!((r.cmd, r.sent), (Some("led"), Some(5)));
+        for bad in [r#"{"led":"on","ts":"now"}"#, r#"{"led":"on","ts":-1}"#] {
+            let r = rejected(bad);
+            assert!(r.error.starts_with("ts must be"), "{bad}: {}", r.error);
+            assert_eq!(r.sent, None);
+        }
+        assert!(rejected(r#"{"ts":5}"#).error.contains("no command"));
     }
 
     #[test]
