@@ -42,6 +42,13 @@ mod subscribe;
 // `mqtk rr`: request/response round trips on v5 and 3.1.1, timeouts and refusals.
 mod request;
 
+// Bad input, a table per command: one error line, the documented exit code, nothing sent to
+// the broker and no file changed.
+mod bad_input;
+
+// The fuzz targets' checks on the inputs kept under tests/fuzz_regressions/.
+mod fuzz_replay;
+
 // The library target used from outside the crate: topics, -F, -L and -D without a broker.
 mod lib_api;
 

@@ -6,9 +6,10 @@ use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 
 use bytes::Bytes;
+use rustix::fs::FileType;
 use tokio::sync::mpsc;
 
-use crate::exit::usage;
+use crate::exit::{Failure, usage};
 
 /// Lines per hand-over from the stdin reader, and hand-overs waiting at most: together they
 /// bound the memory used on an endless stdin.
@@ -16,34 +17,34 @@ const LINE_BATCH: usize = 256;
 const LINE_BATCHES: usize = 8;
 
 /// One payload from -m, -f or -s (none of them: -n, empty), refused over `max` bytes.
+///
+/// A file or stdin is read up to `max + 1` bytes and no further, so `-f /dev/zero` or
+/// `yes | mqtk pub -s` ends with the usage error rather than reading until memory runs out
+/// (pinned by `bad_input::endless_input_stops_at_the_mqtt_limit`).
 pub fn read_body(
     message: Option<&OsString>,
     file: Option<&Path>,
     stdin: bool,
     max: usize,
 ) -> anyhow::Result<Bytes> {
-    let too_big = |len: u64| {
-        usage(format!(
-            "the payload is {len} bytes; MQTT allows at most {max} with this topic"
-        ))
-    };
     let body = if let Some(m) = message {
         Bytes::from(OsString::into_vec(m.clone()))
     } else if let Some(path) = file {
-        // Check the size first: no point reading 2 GB to refuse it.
-        if let Ok(meta) = std::fs::metadata(path)
-            && meta.len() > max as u64
-        {
-            return Err(too_big(meta.len()).into());
+        let what = path.display().to_string();
+        let cannot = |e: std::io::Error| usage(format!("cannot read {what} ({e})"));
+        let f = std::fs::File::open(path).map_err(cannot)?;
+        // The size first: no point reading 2 GB to refuse it. Devices and pipes say 0.
+        let meta = f.metadata().map_err(cannot)?;
+        if meta.is_dir() {
+            return Err(usage(format!("cannot read {what} (it is a directory)")).into());
         }
-        let data = std::fs::read(path)
-            .map_err(|e| usage(format!("cannot read {} ({e})", path.display())))?;
-        Bytes::from(data)
+        if meta.len() > max as u64 {
+            return Err(too_big(Some(meta.len()), max).into());
+        }
+        Bytes::from(read_capped(f, max).map_err(cannot)?)
     } else if stdin {
-        let mut data = Vec::new();
-        std::io::stdin()
-            .lock()
-            .read_to_end(&mut data)
+        check_stdin()?;
+        let data = read_capped(std::io::stdin().lock(), max)
             .map_err(|e| usage(format!("cannot read stdin ({e})")))?;
         if data.is_empty() {
             // An empty -s is more often a failed pipeline than a wish to clear a retained
@@ -55,9 +56,48 @@ pub fn read_body(
         Bytes::new()
     };
     if body.len() > max {
-        return Err(too_big(body.len() as u64).into());
+        // Read up to the cap: the input may go on, so its length is unknown.
+        let known = message.is_some().then_some(body.len() as u64);
+        return Err(too_big(known, max).into());
     }
     Ok(body)
+}
+
+fn too_big(len: Option<u64>, max: usize) -> Failure {
+    match len {
+        Some(len) => usage(format!(
+            "the payload is over the MQTT limit ({len} bytes; MQTT allows at most {max} with \
+             this topic)"
+        )),
+        None => usage(format!(
+            "the payload is over the MQTT limit (more than {max} bytes; MQTT allows at most \
+             {max} with this topic)"
+        )),
+    }
+}
+
+/// At most `max + 1` bytes of `from`: enough to tell that it is too long.
+fn read_capped(from: impl Read, max: usize) -> std::io::Result<Vec<u8>> {
+    let mut data = Vec::new();
+    from.take(max as u64 + 1).read_to_end(&mut data)?;
+    Ok(data)
+}
+
+/// Refuses a stdin that cannot be read at all, before connecting: a directory (`< /some/dir`)
+/// or a descriptor open for writing only. `-l` reads stdin only once connected, so without
+/// this a directory would be found out after the connection was made.
+pub fn check_stdin() -> Result<(), Failure> {
+    let stdin = std::io::stdin();
+    let cannot = |why: &str| usage(format!("cannot read stdin ({why})"));
+    let stat = rustix::fs::fstat(&stdin).map_err(|e| cannot(&e.to_string()))?;
+    if FileType::from_raw_mode(stat.st_mode) == FileType::Directory {
+        return Err(cannot("it is a directory"));
+    }
+    let flags = rustix::fs::fcntl_getfl(&stdin).map_err(|e| cannot(&e.to_string()))?;
+    if flags & rustix::fs::OFlags::RWMODE == rustix::fs::OFlags::WRONLY {
+        return Err(cannot("it is open for writing only"));
+    }
+    Ok(())
 }
 
 /// Reads stdin on its own thread and hands lines over in batches: one wake-up per batch

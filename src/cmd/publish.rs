@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::input::{read_body, spawn_line_reader};
+use super::input::{check_stdin, read_body, spawn_line_reader};
 use super::signals::Signals;
 use crate::cli::{Protocol, PublishArgs};
 use crate::conn::{ConnConfig, Defaults, Message, Options, PropCommand, Session, max_payload};
@@ -69,10 +69,12 @@ pub async fn run(args: PublishArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Everything but -l is read before connecting, so a bad file sends nothing.
+/// Everything but -l is read before connecting, so a bad file sends nothing; for -l, a stdin
+/// that cannot be read at all (a directory) is refused before connecting too.
 fn read_payload(args: &PublishArgs, max: usize) -> anyhow::Result<Payload> {
     let s = &args.source;
     if s.stdin_line {
+        check_stdin()?;
         return Ok(Payload::Lines);
     }
     let body = read_body(s.message.as_ref(), s.file.as_deref(), s.stdin_file, max)?;

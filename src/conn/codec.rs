@@ -217,7 +217,8 @@ impl Codec {
         self.protocol == Protocol::V5
     }
 
-    /// The next whole packet in `buf` (consumed), or `None` when `buf` holds only part of one.
+    /// The next whole packet in `buf` (consumed), or `None` when `buf` holds only part of one
+    /// (then nothing is consumed).
     pub fn decode(&self, buf: &mut BytesMut) -> Result<Option<In>, DecodeError> {
         // A v5 DISCONNECT without a reason code (normal disconnection) has no body, which the
         // v5 reader refuses.
@@ -225,16 +226,29 @@ impl Codec {
             let _ = buf.split_to(2);
             return Ok(Some(In::Disconnect { reason: None }));
         }
+        // rumqttc says "insufficient bytes" both for a frame not yet complete (nothing read)
+        // and for a complete frame whose fields run past its end (the frame already taken
+        // out of `buf`): only the first means "wait for more".
+        let before = buf.len();
+        let short = |buf: &BytesMut| {
+            if buf.len() == before {
+                Ok(None)
+            } else {
+                Err(DecodeError(
+                    "malformed packet (its fields run past its length)".into(),
+                ))
+            }
+        };
         if self.v5() {
             match v5::Packet::read(buf, Some(self.max_incoming as u32)) {
                 Ok(p) => Ok(Some(from_v5(p))),
-                Err(rumqttc::v5::mqttbytes::Error::InsufficientBytes(_)) => Ok(None),
+                Err(rumqttc::v5::mqttbytes::Error::InsufficientBytes(_)) => short(buf),
                 Err(e) => Err(DecodeError(e.to_string())),
             }
         } else {
             match v4::Packet::read(buf, self.max_incoming) {
                 Ok(p) => Ok(Some(from_v4(p))),
-                Err(rumqttc::mqttbytes::Error::InsufficientBytes(_)) => Ok(None),
+                Err(rumqttc::mqttbytes::Error::InsufficientBytes(_)) => short(buf),
                 Err(e) => Err(DecodeError(e.to_string())),
             }
         }
@@ -609,5 +623,25 @@ mod tests {
         // No password: no flag.
         let none = connect(Protocol::V311, Some("u"), None);
         assert_eq!(none[3 + 7] & 0x40, 0);
+    }
+
+    /// Found by the `decode` fuzz target: a v5 CONNACK without its properties length is a
+    /// whole frame that is too short, not the start of a packet; taking it for the latter
+    /// dropped it silently and left the packets after it unread until more bytes came.
+    #[test]
+    fn a_frame_too_short_for_its_fields_is_malformed_not_partial() {
+        let codec = Codec::new(Protocol::V5, 1 << 20);
+        let mut buf = BytesMut::from(&b"\x20\x02\x00\x00\x30\x05\x00\x01tab"[..]);
+        assert!(codec.decode(&mut buf).is_err());
+
+        // A frame still arriving is waited for, and nothing of it is consumed.
+        let mut buf = BytesMut::from(&b"\x30\x06\x00\x01t"[..]);
+        assert!(matches!(codec.decode(&mut buf), Ok(None)));
+        assert_eq!(buf.len(), 5);
+        buf.extend_from_slice(b"\x00ab");
+        let Ok(Some(In::Publish(p))) = codec.decode(&mut buf) else {
+            panic!("no PUBLISH");
+        };
+        assert_eq!((p.topic.as_str(), &p.payload[..]), ("t", &b"ab"[..]));
     }
 }

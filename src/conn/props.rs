@@ -234,7 +234,12 @@ impl V5Props {
                         "payload-format-indicator" => {
                             w.payload_format_indicator = Some(number(&name, value, 1)?)
                         }
-                        "response-topic" => w.response_topic = Some(value.into()),
+                        "response-topic" => {
+                            // The responder publishes to it: a topic name, as for PUBLISH.
+                            crate::topic::validate_topic_name(value)
+                                .map_err(|e| usage(format!("-D response-topic: {e}")))?;
+                            w.response_topic = Some(value.into())
+                        }
                         "user-property" => w.user_properties.push((value.into(), words[3].clone())),
                         _ => return Err(not_allowed()),
                     }
@@ -343,6 +348,21 @@ mod tests {
                 V5Props::parse(std::slice::from_ref(&bad), PUB).is_err(),
                 "{bad:?}"
             );
+        }
+    }
+
+    /// Found by the `property` fuzz target: the Will's response topic went out unchecked
+    /// (empty, or with wildcards) while PUBLISH's was refused.
+    #[test]
+    fn response_topics_are_topic_names_in_the_will_too() {
+        for cmd in ["publish", "will"] {
+            for bad in ["", "a/+", "a/#"] {
+                let group = words(&[cmd, "response-topic", bad]);
+                let err = V5Props::parse(&[group], PUB).unwrap_err();
+                assert!(err.to_string().contains("-D response-topic"), "{err}");
+            }
+            let ok = words(&[cmd, "response-topic", "replies/me"]);
+            assert!(V5Props::parse(&[ok], PUB).is_ok());
         }
     }
 }
