@@ -122,26 +122,29 @@ pub struct OutputSpec<'a> {
 pub enum FormatError {
     #[error("incomplete format specifier \"{text}\" at the end of the format string")]
     IncompleteSpecifier { text: String },
-    #[error("invalid format specifier '{spec}' in \"{text}\" at column {column}")]
+    #[error("invalid format specifier {spec:?} in {text:?} at column {column}")]
     InvalidSpecifier {
         spec: char,
         text: String,
         column: usize,
     },
     #[error(
-        "field width or precision too large in \"{text}\" at column {column} (at most {MAX_WIDTH})"
+        "field width or precision too large in {text:?} at column {column} (at most {MAX_WIDTH})"
     )]
     WidthTooLarge { text: String, column: usize },
     #[error("incomplete escape specifier \"\\\" at the end of the format string")]
     IncompleteEscape,
-    #[error("invalid escape specifier '{spec}' in \"\\{spec}\" at column {column}")]
+    #[error("invalid escape specifier {spec:?} in \"\\{}\" at column {column}", spec.escape_debug())]
     InvalidEscape { spec: char, column: usize },
     #[error("incomplete time specifier \"@\" at the end of the format string")]
     IncompleteTime,
-    #[error("invalid time specifier '{spec}' in \"@{spec}\" at column {column} (see strftime(3))")]
+    #[error(
+        "invalid time specifier {spec:?} in \"@{}\" at column {column} (see strftime(3))",
+        spec.escape_debug()
+    )]
     InvalidTime { spec: char, column: usize },
     #[error(
-        "%{spec} takes no flags, width or precision: \"{text}\" at column {column} (a JSON \
+        "%{spec} takes no flags, width or precision: {text:?} at column {column} (a JSON \
          object cannot be padded or cut)"
     )]
     JsonField {

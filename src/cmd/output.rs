@@ -19,6 +19,16 @@ pub const BATCH_BYTES: usize = 64 * 1024;
 
 /// The output options, compiled; a bad format string is a usage error before connecting.
 pub fn output(args: &OutputArgs) -> Result<Output, Failure> {
+    let json = matches!(args.format, OutputFormat::Json)
+        || args
+            .format_string
+            .as_deref()
+            .is_some_and(|f| f.contains("%j") || f.contains("%J"));
+    if args.pretty && !json {
+        return Err(usage(
+            "--pretty indents JSON: use it with --format json, or with -F and %j or %J",
+        ));
+    }
     Output::new(OutputSpec {
         verbose: args.verbose,
         no_newline: args.no_newline,

@@ -294,6 +294,18 @@ impl ConnConfig {
         if will.is_none() && properties.has_will() {
             return Err(usage("-D will ... needs --will-topic"));
         }
+        // CONNECT carries these with a 16-bit length: longer ones cannot be sent, and a broker
+        // drops a connection that tries.
+        let too_long = [
+            ("user name", username.as_ref().map_or(0, |u| u.len())),
+            ("password", password.as_ref().map_or(0, |p| p.len())),
+            ("Will payload", will.as_ref().map_or(0, |w| w.payload.len())),
+        ];
+        if let Some((what, len)) = too_long.iter().find(|(_, len)| *len > 65_535) {
+            return Err(usage(format!(
+                "the {what} is {len} bytes; MQTT allows at most 65535"
+            )));
+        }
 
         Ok(ConnConfig {
             endpoint,
