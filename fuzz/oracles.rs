@@ -29,7 +29,7 @@ use mqtk::topic::{topic_matches, validate_topic_filter, validate_topic_name};
 /// The targets, by name: the fuzz target `fuzz/fuzz_targets/<name>.rs` and the regression
 /// directory `tests/fuzz_regressions/<name>/` both use `run(name, ...)`.
 pub const TARGETS: &[&str] = &[
-    "format", "pwfile", "topic", "url", "property", "decode", "session",
+    "format", "pwfile", "topic", "url", "property", "decode", "session", "fleet",
 ];
 
 /// Runs the oracle of target `name` on `data`.
@@ -42,6 +42,7 @@ pub fn run(name: &str, data: &[u8]) {
         "property" => property(data),
         "decode" => decode(data),
         "session" => session(data),
+        "fleet" => fleet(data),
         _ => panic!("no fuzz target {name:?}"),
     }
 }
@@ -1014,6 +1015,55 @@ fn check_outgoing(protocol: Protocol, mut out: BytesMut) {
 
 /// The oracles exercised on a few inputs of each kind, so that they stay in working order
 /// even while no regression input exists for a target.
+/// A fleet file (`mqtk sim --fleet`) is either refused with one line that names the file, or
+/// gives a plan whose devices have ids, valid topic names and metrics that sample without
+/// panicking; the telemetry of the first devices is JSON.
+pub fn fleet(data: &[u8]) {
+    use mqtk::cmd::sim::{args::SimArgs, payload, plan::Plan};
+    let text = String::from_utf8_lossy(data);
+    let path = std::path::Path::new("fleet.toml");
+    let no_files = |p: &std::path::Path| -> std::io::Result<String> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{} (no files while fuzzing)", p.display()),
+        ))
+    };
+    let plan = match Plan::build(&SimArgs::default(), Some((path, &text)), &no_files) {
+        Ok(plan) => plan,
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(!msg.contains('\n'), "a fleet error spans lines: {msg:?}");
+            assert!(!msg.is_empty());
+            return;
+        }
+    };
+    for dev in plan.devices().take(50) {
+        assert!(!dev.id.is_empty());
+        let t = dev.topics();
+        for topic in [
+            &t.telemetry,
+            &t.status,
+            &t.commands,
+            &t.state,
+            &t.ack,
+            &t.broadcast,
+        ] {
+            validate_topic_name(topic).unwrap_or_else(|e| panic!("{topic:?}: {e}"));
+        }
+        let mut readings = dev.readings();
+        let mut schedule = dev.schedule();
+        for seq in 0..4 {
+            let at = schedule.next_due();
+            let body = payload::telemetry(&dev.id, 0, seq, readings.sample(at));
+            let v: Value = serde_json::from_slice(&body).expect("telemetry is JSON");
+            assert_eq!(v["seq"], seq);
+        }
+    }
+    if plan.shard_devices() <= 100 {
+        let _ = plan.dry_run().to_string();
+    }
+}
+
 pub fn smoke() {
     let mut format_input = vec![
         0b100, 1, 0, 0, 10, 0, 0, 0, 5, 0, 0, 0, 1, b't', 2, b'h', b'i',
@@ -1029,4 +1079,5 @@ pub fn smoke() {
     decode(b"\x00\x02\x07\x20\x02\x00\x00\x30\x05\x00\x01tab");
     decode(b"\x01\x02\x03\x20\x03\x00\x00\x00\x30\x06\x00\x01t\x00ab\xe0\x00");
     session(b"\x00\x04\x00\x00\x00\x01\x01\x00\x00\x00\x01\x04\x00\x01\x01\x00\x00\x00\x08\x00\x01\x00\x00\x04");
+    fleet(include_bytes!("../examples/fleet.toml"));
 }

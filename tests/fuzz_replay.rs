@@ -10,10 +10,7 @@ mod oracles;
 /// Inputs whose crash is in code outside the fuzzed cores' own files and not fixed yet: they
 /// are replayed, their failure printed and not asserted, and one that passes fails the test,
 /// so the list only shrinks.
-const KNOWN_WRONG: &[(&str, &str)] = &[(
-    "format/newline-in-a-time-specifier-error",
-    "a -F error quotes a control character as it is, so a newline splits the error line",
-)];
+const KNOWN_WRONG: &[(&str, &str)] = &[];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
