@@ -173,6 +173,14 @@ impl Fixture {
             b"alice:$argon2id$v=19$m=4294967295,t=1,p=1$c3Nzc3Nzc3Nzc3Nzc3Nzcw$aGhoaGhoaGhoaGhoaGhoaGhoaGhoaGhoaGhoaGhoaGg\n",
         );
         write("emptyuser", b":pw\n");
+        write(
+            "fleet-bad.toml",
+            b"[[group]]\nname = \"a\"\ndevices = 2\nbogus =\n",
+        );
+        write(
+            "fleet-unknown.toml",
+            b"[[group]]\nname = \"a\"\ndevices = 2\ncolour = \"red\"\n",
+        );
         write("nopw", b"alice:\n");
         fs::copy(p.join("pw"), p.join("linked")).unwrap();
         fs::hard_link(p.join("linked"), p.join("linked2")).unwrap();
@@ -289,7 +297,8 @@ impl Watched {
 }
 
 /// Expands the placeholders of one table argument: `{B}` (a whole argument) becomes
-/// `-h 127.0.0.1 -p PORT`; inside an argument `{port}`, `{fx}` (the fixture directory), `{xff}`
+/// `-h 127.0.0.1 -p PORT`; inside an argument `{port}`, `{fx}` (the fixture directory), `{lb}` and
+/// `{rb}` (braces), `{xff}`
 /// (the byte 0xFF, not UTF-8) and `{N*c}` (c repeated N times).
 fn expand(arg: &str, port: u16, fx: &Path) -> Vec<OsString> {
     if arg == "{B}" {
@@ -308,6 +317,8 @@ fn expand(arg: &str, port: u16, fx: &Path) -> Vec<OsString> {
             "port" => out.extend_from_slice(port.to_string().as_bytes()),
             "fx" => out.extend_from_slice(fx.as_os_str().as_encoded_bytes()),
             "xff" => out.push(0xFF),
+            "lb" => out.push(b'{'),
+            "rb" => out.push(b'}'),
             _ => {
                 let (n, c) = name.split_once('*').expect("unknown placeholder");
                 out.extend(c.as_bytes().repeat(n.parse().unwrap()));
@@ -594,6 +605,7 @@ fn every_known_wrong_row_is_in_a_table() {
         ("rr", rr_rows()),
         ("passwd", passwd_rows()),
         ("certgen", certgen_rows()),
+        ("sim", sim_rows()),
     ];
     let ids: Vec<String> = tables
         .iter()
@@ -645,6 +657,28 @@ fn rr_bad_inputs() {
         Effect::Watcher("control/rr through"),
     );
     run_table("rr", rr_rows(), control, Some(&w));
+}
+
+#[test]
+fn sim_bad_inputs() {
+    let w = Watched::start();
+    let control = positive(
+        &[
+            "{B}",
+            "--devices",
+            "1",
+            "--count",
+            "1",
+            "--interval",
+            "100ms",
+            "--prefix",
+            "control",
+            "--quiet",
+        ],
+        0,
+        Effect::Connection,
+    );
+    run_table("sim", sim_rows(), control, Some(&w));
 }
 
 #[test]
@@ -1096,5 +1130,40 @@ fn certgen_rows() -> Vec<Row> {
         row(&["--out", "/proc/mqtk-certgen"], 2, &["cannot write to /proc/mqtk-certgen"]),
         row(&["--out", ""], 2, &["'--out <DIR>'"]),
         row(&["--out", "new", "--bogus"], 2, &["'--bogus'"]),
+    ]
+}
+
+#[rustfmt::skip]
+fn sim_rows() -> Vec<Row> {
+    vec![
+        // Fleet size, rates and schedule.
+        row(&["{B}", "--devices", "0"], 2, &["invalid value '0' for '--devices <N>'"]),
+        row(&["{B}", "--count", "0"], 2, &["invalid value '0' for '--count <N>'"]),
+        row(&["{B}", "--interval", "0s"], 2, &["must be more than zero"]),
+        row(&["{B}", "--interval", "abc"], 2, &["is not a duration"]),
+        row(&["{B}", "--jitter", "abc"], 2, &["is not a duration"]),
+        row(&["{B}", "-q", "3"], 2, &["'--qos <QOS>'"]),
+        row(&["{B}", "--chaos", "-1"], 2, &["'--chaos <RATE>'"]),
+        row(&["{B}", "--connect-rate", "0"], 2, &["'--connect-rate <RATE>'"]),
+        row(&["{B}", "--shard", "2/2"], 2, &["0 <= K < N"]),
+        row(&["{B}", "--shard", "x"], 2, &["0 <= K < N"]),
+        row(&["{B}", "--bind-addr", "notanip"], 2, &["invalid IP address syntax"]),
+        // Names and topics.
+        row(&["{B}", "--prefix", "a/#"], 2, &["contains a wildcard"]),
+        row(&["{B}", "--id-template", "x{lb}bad{rb}"], 2, &["unknown placeholder"]),
+        // Thresholds.
+        row(&["{B}", "--fail-if", "nonsense"], 2, &["expected NAME OP NUMBER"]),
+        row(&["{B}", "--fail-if", "errors>>0"], 2, &["is not a number"]),
+        // Fleet files and the report.
+        row(&["{B}", "--fleet", "{fx}/nofile.toml"], 2, &["cannot read the fleet file"]),
+        row(&["{B}", "--fleet", "{fx}/d"], 2, &["cannot read the fleet file"]),
+        row(&["{B}", "--fleet", "{fx}/fleet-bad.toml"], 2, &["fleet-bad.toml, line 4"]),
+        row(&["{B}", "--fleet", "{fx}/fleet-unknown.toml"], 2, &["line 4", "unknown field `colour`"]),
+        row(&["{B}", "--devices", "5", "--fleet", "{fx}/fleet-unknown.toml"], 2, &["cannot be used with"]),
+        row(&["{B}", "--report", "{fx}/d"], 2, &["--report: cannot write"]),
+        // One client's flags that a fleet does not take.
+        row(&["{B}", "-i", "x"], 2, &["sim does not take -i/--id"]),
+        row(&["{B}", "--will-topic", "w"], 2, &["sim does not take --will-topic"]),
+        row(&["{B}", "-c"], 2, &["sim does not take -c"]),
     ]
 }
