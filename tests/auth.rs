@@ -3,14 +3,12 @@
 //! one, and the seed's ACL challenge with its v3.1.1 and v5 outcomes.
 
 use std::fs;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
-use std::thread;
 use std::time::Duration;
 
 use crate::support::subscriber::Subscriber;
+use crate::support::terminal::Terminal;
 use crate::support::{
     Broker, BrokerConfig, add_user, bin, cmd, status_and_stderr, unique_id, unique_topic,
 };
@@ -105,40 +103,11 @@ fn dash_p_without_a_value_prompts_on_the_terminal_without_echo() {
         bin().display(),
         pub_args(&broker, &topic).join(" ")
     );
-    let mut child = Command::new("script")
-        .args(["-qec", &line, "/dev/null"])
-        .env_remove("MQTK_PASSWORD")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("script (util-linux) runs a command on a pseudo-terminal");
-    let mut stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let mut seen = Vec::new();
-        let mut buf = [0u8; 256];
-        while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            seen.extend_from_slice(&buf[..n]);
-            let _ = tx.send(String::from_utf8_lossy(&seen).into_owned());
-        }
-    });
-    let mut screen = String::new();
-    while !screen.contains("Password: ") {
-        screen = rx
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("no password prompt; the terminal showed {screen:?}"));
-    }
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(b"s3nsor\n").unwrap();
-    stdin.flush().unwrap();
-    let status = child.wait().unwrap();
-    while let Ok(s) = rx.try_recv() {
-        screen = s;
-    }
+    let mut term = Terminal::spawn(&line);
+    term.wait_for("Password: ", Duration::from_secs(20));
+    term.type_line("s3nsor");
+    let status = term.wait();
+    let screen = term.screen().to_string();
     assert!(
         status.success(),
         "{status}; the terminal showed {screen:?}; broker log:\n{}",
@@ -149,7 +118,6 @@ fn dash_p_without_a_value_prompts_on_the_terminal_without_echo() {
         "the password was echoed: {screen:?}"
     );
     assert_eq!(sub.take(1, Duration::from_secs(10))[0].payload, b"hello");
-    drop(stdin);
 }
 
 #[test]

@@ -3,17 +3,16 @@
 //! password shows on the way (errors, `-d`, `--help`, the process's argv).
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use rumqttc::v5::mqttbytes::v5::PublishProperties;
 
 use crate::support::subscriber::Subscriber;
+use crate::support::terminal::Terminal;
 use crate::support::{
     Broker, BrokerConfig, MqtkChild, add_user, bin, cmd, mosquitto_pub, status_and_stderr, std_cmd,
     unique_id, unique_topic,
@@ -709,45 +708,15 @@ fn a_password_from_the_environment_a_file_or_the_prompt_is_not_in_argv() {
         "{} sub -d -h 127.0.0.1 -p {port} -u sensor -t 'a/#' -i {id} -P",
         bin().display()
     );
-    let mut child = Command::new("script")
-        .args(["-qec", &line, "/dev/null"])
-        .env_remove("MQTK_PASSWORD")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("script (util-linux)");
-    let mut stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let mut seen = Vec::new();
-        let mut buf = [0u8; 256];
-        while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            seen.extend_from_slice(&buf[..n]);
-            let _ = tx.send(String::from_utf8_lossy(&seen).into_owned());
-        }
-    });
-    let mut screen = String::new();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut typed = false;
-    while !screen.contains("received SUBACK") {
-        screen = rx
-            .recv_timeout(WAIT)
-            .unwrap_or_else(|_| panic!("the terminal showed {screen:?}"));
-        if !typed && screen.contains("Password: ") {
-            stdin.write_all(b"pw-in-argv-7\n").unwrap();
-            stdin.flush().unwrap();
-            typed = true;
-        }
-    }
+    let mut term = Terminal::spawn(&line);
+    term.wait_for("Password: ", WAIT);
+    term.type_line("pw-in-argv-7");
+    term.wait_for("received SUBACK", WAIT);
+    let screen = term.screen().to_string();
     let pid = mqtk_with(&id).expect("the running mqtk sub");
     let argv = cmdline(pid);
-    let _ = child.kill();
     let _ = Command::new("kill").arg(pid.to_string()).status();
-    let _ = child.wait();
+    term.kill();
     assert!(argv.contains(&id), "{argv}");
     assert!(!argv.contains("pw-in-argv-7"), "{argv}");
     assert!(

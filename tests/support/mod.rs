@@ -23,6 +23,7 @@ pub mod amqtt;
 pub mod fake_broker;
 pub mod proxy;
 pub mod subscriber;
+pub mod terminal;
 
 /// The mqtk binary under test, with no `MQTK_*` variables and a private HOME and
 /// XDG_CONFIG_HOME, so nothing on the developer's machine leaks into a test.
