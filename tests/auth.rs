@@ -106,7 +106,7 @@ fn dash_p_without_a_value_prompts_on_the_terminal_without_echo() {
     let mut term = Terminal::spawn(&line);
     term.wait_for("Password: ", Duration::from_secs(20));
     term.type_line("s3nsor");
-    let status = term.wait();
+    let status = term.wait(Duration::from_secs(20));
     let screen = term.screen().to_string();
     assert!(
         status.success(),

@@ -13,7 +13,6 @@ use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -21,6 +20,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use crate::docs::{self, Block};
+use crate::support::terminal::Terminal;
 use crate::support::{Broker, BrokerConfig, bin, free_port};
 
 const LESSON: &str = "The lesson with mqtk";
@@ -290,44 +290,13 @@ impl Lesson {
     fn console_on_terminal(&mut self, text: &str, password: &str) {
         let shown = self.shown(text);
         self.take(text);
-        let mut c = Command::new("script");
-        c.args(["-qec", &self.script(text), "/dev/null"]);
-        self.environment(&mut c);
-        let mut child = c
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("script (util-linux) runs a command on a pseudo-terminal");
-        let mut stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut seen = Vec::new();
-            let mut buf = [0u8; 256];
-            while let Ok(n) = stdout.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                seen.extend_from_slice(&buf[..n]);
-                let _ = tx.send(String::from_utf8_lossy(&seen).into_owned());
-            }
-        });
-        let mut screen = String::new();
-        while !screen.contains("Password: ") {
-            screen = rx
-                .recv_timeout(LIMIT)
-                .unwrap_or_else(|_| panic!("`{text}`: no prompt; the terminal showed {screen:?}"));
-        }
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(format!("{password}\n").as_bytes()).unwrap();
-        stdin.flush().unwrap();
-        let out = wait_output(child, LIMIT);
-        while let Ok(s) = rx.try_recv() {
-            screen = s;
-        }
+        let mut term = Terminal::spawn_with(&self.script(text), |c| self.environment(c));
+        term.wait_for("Password: ", LIMIT);
+        term.type_line(password);
+        let status = term.wait(LIMIT);
+        let screen = term.screen().to_string();
         assert!(!screen.contains(password), "the password was echoed");
-        let seen = format!("{screen}{}", String::from_utf8_lossy(&out.stderr));
-        self.check_shown(text, &shown, out.status.code(), &seen);
+        self.check_shown(text, &shown, status.code(), &screen);
     }
 
     /// Starts a line in the background (a subscriber; `&` at its end or not) and returns once

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub struct Terminal {
     child: Child,
@@ -19,9 +19,18 @@ pub struct Terminal {
 impl Terminal {
     /// Runs the shell command `line` on a terminal of its own, with no MQTK_PASSWORD.
     pub fn spawn(line: &str) -> Terminal {
-        let mut child = Command::new("script")
-            .args(["-qec", line, "/dev/null"])
-            .env_remove("MQTK_PASSWORD")
+        Terminal::spawn_with(line, |c| {
+            c.env_remove("MQTK_PASSWORD");
+        })
+    }
+
+    /// Runs the shell command `line` on a terminal of its own, in the environment and
+    /// directory `setup` gives. The command's stdout and stderr both go to the terminal.
+    pub fn spawn_with(line: &str, setup: impl FnOnce(&mut Command)) -> Terminal {
+        let mut c = Command::new("script");
+        c.args(["-qec", line, "/dev/null"]);
+        setup(&mut c);
+        let mut child = c
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -66,13 +75,34 @@ impl Terminal {
         stdin.flush().unwrap();
     }
 
-    /// Waits for the command to end.
-    pub fn wait(&mut self) -> ExitStatus {
-        let status = self.child.wait().unwrap();
+    /// Waits for the command to end; kills it and panics with what the terminal showed if it
+    /// is still running after `limit`.
+    pub fn wait(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                self.kill();
+                self.catch_up();
+                panic!(
+                    "still running after {limit:?}; the terminal showed {:?}",
+                    self.screen
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        // What `script` copied out last reaches the reader just after it exits.
+        thread::sleep(Duration::from_millis(20));
+        self.catch_up();
+        status
+    }
+
+    fn catch_up(&mut self) {
         while let Ok(s) = self.shown.try_recv() {
             self.screen = s;
         }
-        status
     }
 
     /// Everything the terminal has shown so far.
