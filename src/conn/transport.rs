@@ -131,19 +131,8 @@ async fn tcp(host: &str, port: u16, bind: Bind, endpoint: &Endpoint) -> Result<T
         .collect();
     let mut last = None;
     for addr in addrs {
-        let socket = if addr.is_ipv4() {
-            TcpSocket::new_v4()
-        } else {
-            TcpSocket::new_v6()
-        };
         let attempt = async {
-            let socket = socket?;
-            if let Some(ip) = bind {
-                // A source port whose earlier connection is in TIME_WAIT (a previous run's)
-                // may be taken again, so a rerun is not starved of ports.
-                socket.set_reuseaddr(true)?;
-                socket.bind(SocketAddr::new(ip, 0))?;
-            }
+            let socket = socket_for(addr, bind)?;
             socket.connect(addr).await
         };
         match attempt.await {
@@ -161,6 +150,31 @@ async fn tcp(host: &str, port: u16, bind: Bind, endpoint: &Endpoint) -> Result<T
         None => "unknown host name".into(),
     };
     Err(connect_failure(endpoint, &why, None))
+}
+
+/// A socket to connect to `addr`, from `bind` when given.
+fn socket_for(addr: SocketAddr, bind: Bind) -> std::io::Result<TcpSocket> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(ip) = bind {
+        // The source port is chosen at connect(), for the whole 4-tuple, as when no address
+        // is bound: bind() holds no port of its own (test
+        // `a_bound_socket_holds_no_port_until_it_connects`), and a port whose earlier
+        // connection (a previous run's) is in TIME_WAIT is reused the way connect() reuses
+        // it, so a rerun is not starved of ports.
+        #[cfg(target_os = "linux")]
+        nix::sys::socket::setsockopt(
+            &socket,
+            nix::sys::socket::sockopt::IpBindAddressNoPort,
+            &true,
+        )?;
+        socket.set_reuseaddr(true)?;
+        socket.bind(SocketAddr::new(ip, 0))?;
+    }
+    Ok(socket)
 }
 
 async fn tls_handshake<S: Io + 'static>(
@@ -283,5 +297,31 @@ pub fn io_words(e: &io::Error) -> String {
                 s
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bound_socket_holds_no_port_until_it_connects() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let to = listener.local_addr().unwrap();
+            let socket = socket_for(to, Some("127.0.0.2".parse().unwrap())).unwrap();
+            let bound = socket.local_addr().unwrap();
+            assert_eq!(bound.ip().to_string(), "127.0.0.2");
+            #[cfg(target_os = "linux")]
+            assert_eq!(bound.port(), 0, "bind() took a port of its own");
+            let stream = socket.connect(to).await.unwrap();
+            let local = stream.local_addr().unwrap();
+            assert_eq!(local.ip().to_string(), "127.0.0.2");
+            assert_ne!(local.port(), 0);
+        });
     }
 }
