@@ -163,8 +163,8 @@ fn socket_for(addr: SocketAddr, bind: Bind) -> std::io::Result<TcpSocket> {
         // The source port is chosen at connect(), for the whole 4-tuple, as when no address
         // is bound: bind() holds no port of its own (test
         // `a_bound_socket_holds_no_port_until_it_connects`), and a port whose earlier
-        // connection (a previous run's) is in TIME_WAIT is reused the way connect() reuses
-        // it, so a rerun is not starved of ports.
+        // connection (a previous run's) is in TIME_WAIT is reused wherever connect() reuses
+        // one (`net.ipv4.tcp_tw_reuse`), so a rerun is not starved of ports.
         #[cfg(target_os = "linux")]
         nix::sys::socket::setsockopt(
             &socket,
