@@ -768,21 +768,23 @@ fn print_summary(plan: &Plan, made: &Made) -> io::Result<()> {
         }
         CaSource::New { .. } => {}
     }
+    // Windows gives a key no mode of its own (see `stage`), so there is none to show.
+    let key_mode = if cfg!(unix) { " (0600)" } else { "" };
     for f in &made.files {
         let what = match (f.name.as_str(), f.kind) {
             ("ca.crt", _) => "CA certificate, new".to_string(),
             ("ca.key", _) => {
-                "CA private key (0600): it can sign any certificate, keep it safe".into()
+                format!("CA private key{key_mode}: it can sign any certificate, keep it safe")
             }
             ("server.crt", _) => "server certificate".into(),
-            ("server.key", _) => "server private key (0600)".into(),
+            ("server.key", _) => format!("server private key{key_mode}"),
             (CONF, _) if plan.mutual => format!(
                 "mosquitto listener on {}, client certificates required",
                 plan.listen.describe()
             ),
             (CONF, _) => format!("mosquitto listener on {}", plan.listen.describe()),
             (name, Kind::Cert) => format!("client certificate, username {}", client_of(name)),
-            (_, _) => "client private key (0600)".into(),
+            (_, _) => format!("client private key{key_mode}"),
         };
         writeln!(out, "  {:width$}  {what}", f.name)?;
         if let Some(der) = &f.der {

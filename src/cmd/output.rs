@@ -171,7 +171,23 @@ impl Printer {
         }
         let r = self.out.write_all(&self.buf);
         self.buf.clear();
+        #[cfg(windows)]
+        let r = r.map_err(reader_left);
         r
+    }
+}
+
+/// A write to a pipe whose reader has gone fails on Windows with "the pipe is being closed"
+/// (ERROR_NO_DATA), which std reports as `BrokenPipe`, or, on a pipe that was disconnected
+/// (and under Wine on a Unix pipe), with ERROR_PIPE_NOT_CONNECTED, which std does not: both
+/// mean the reader went away.
+#[cfg(windows)]
+fn reader_left(e: io::Error) -> io::Error {
+    const ERROR_PIPE_NOT_CONNECTED: i32 = 233;
+    if e.raw_os_error() == Some(ERROR_PIPE_NOT_CONNECTED) {
+        io::Error::new(io::ErrorKind::BrokenPipe, e)
+    } else {
+        e
     }
 }
 
