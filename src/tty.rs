@@ -56,7 +56,7 @@ pub fn read_secret(prompt: &str) -> io::Result<String> {
 /// off, unlike on Unix, and that is safe there: a Windows console echoes a key only when a read
 /// in echo mode takes it from the input buffer, so keys typed the moment the prompt appears are
 /// read without ever being shown. Ctrl-C raises the console's Ctrl-C event, which ends the
-/// process as it does anywhere before the command's handler is installed.
+/// process: the prompt comes before any command installs its handler (`cmd::signals`).
 #[cfg(windows)]
 pub fn read_secret(prompt: &str) -> io::Result<String> {
     rpassword::prompt_password(prompt)

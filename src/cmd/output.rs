@@ -52,9 +52,10 @@ pub fn output(args: &OutputArgs) -> Result<Output, Failure> {
 /// Renders messages into a buffer and writes it to stdout with one `write` per batch.
 ///
 /// Writes go straight to a duplicate of fd 1 (on Windows, of the standard output handle), past
-/// std's line buffering, so a batch costs one system call however many lines it holds. The caller flushes whenever no further message is
-/// waiting, which is what makes every message visible the moment it arrives. A closed stdout
-/// comes back as `BrokenPipe`, which `main` turns into a quiet exit 0.
+/// std's line buffering, so a batch costs one system call however many lines it holds. The
+/// caller flushes whenever no further message is waiting, which is what makes every message
+/// visible the moment it arrives. A closed stdout comes back as `BrokenPipe`, which `main`
+/// turns into a quiet exit 0.
 ///
 /// A reader that goes away while no message comes (`mqtk sub ... | head -1` once `head` has
 /// its line) is seen without writing, after `watch_reader`: see `reader_gone`.
