@@ -22,8 +22,17 @@ use std::path::{Path, PathBuf};
 pub fn config_path() -> Option<PathBuf> {
     match std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
         Some(xdg) => Some(PathBuf::from(xdg).join("mqtk/config.toml")),
-        None => std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config/mqtk/config.toml")),
+        None => home().map(|h| PathBuf::from(h).join(".config/mqtk/config.toml")),
     }
+}
+
+fn home() -> Option<OsString> {
+    let home = std::env::var_os("HOME");
+    // Windows sets USERPROFILE, and HOME only in some shells (Git's bash): `~` is USERPROFILE
+    // there, as in PowerShell.
+    #[cfg(windows)]
+    let home = home.or_else(|| std::env::var_os("USERPROFILE"));
+    home
 }
 
 /// One `key = value` of a profile.

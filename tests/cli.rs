@@ -1,5 +1,8 @@
 //! Integration tests: the built `mqtk` binary against a real mosquitto started per test.
 //! One crate (one link step); each module covers one command.
+//!
+//! Unix only: the tests drive mosquitto, pseudo-terminals, signals, file modes and symlinks.
+#![cfg(unix)]
 
 mod support;
 

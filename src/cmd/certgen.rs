@@ -8,9 +8,12 @@
 //! a_failed_write_leaves_nothing_behind).
 
 use std::collections::BTreeSet;
-use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
+use std::fs::{self, OpenOptions};
+#[cfg(unix)]
+use std::fs::{DirBuilder, File, Permissions};
 use std::io::{self, Write};
 use std::net::IpAddr;
+#[cfg(unix)]
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -334,8 +337,12 @@ impl Plan {
         let mut created = Vec::new();
         let result = (|| -> io::Result<()> {
             for d in &missing {
+                #[cfg(unix)]
                 DirBuilder::new().mode(0o755).create(d)?;
+                #[cfg(windows)]
+                fs::create_dir(d)?;
                 created.push(d.clone());
+                #[cfg(unix)]
                 fs::set_permissions(d, Permissions::from_mode(0o755))?;
             }
             let probe = self
@@ -414,9 +421,13 @@ impl Plan {
         let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
         let staged = stage(&self.dir, &files, &nonce)?;
         commit(&staged, &nonce)?;
+        // Windows: std opens no directory as a file, so there is no directory to sync; every
+        // file's contents were synced before the renames.
+        #[cfg(unix)]
         File::open(&self.dir)
             .and_then(|d| d.sync_all())
-            .with_context(|| format!("cannot sync the directory {}", self.dir.display()))
+            .with_context(|| format!("cannot sync the directory {}", self.dir.display()))?;
+        Ok(())
     }
 
     fn path(&self, name: &str) -> String {
@@ -637,18 +648,23 @@ fn temp_name(target: &Path, nonce: &str, ext: &str) -> PathBuf {
 /// Writes every file to a temp file beside its target and syncs it. Keys are created 0600
 /// (never written first and restricted after), certificates and the config 0644, whatever the
 /// umask. On any failure the temp files written so far are removed and nothing else changed.
+///
+/// Windows has no mode bits: who may read a file there is its ACL, which a new file inherits
+/// from DIR, so a key is as private as the directory it is written to.
 fn stage(dir: &Path, files: &[&Output], nonce: &str) -> anyhow::Result<Vec<Staged>> {
     let mut staged: Vec<Staged> = Vec::new();
     for f in files {
         let target = dir.join(&f.name);
         let tmp = temp_name(&target, nonce, "tmp");
-        let mode = if f.kind == Kind::Key { 0o600 } else { 0o644 };
         let written = (|| -> io::Result<()> {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(mode)
-                .open(&tmp)?;
+            let mut options = OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            let mode = if f.kind == Kind::Key { 0o600 } else { 0o644 };
+            #[cfg(unix)]
+            options.mode(mode);
+            let mut file = options.open(&tmp)?;
+            #[cfg(unix)]
             file.set_permissions(Permissions::from_mode(mode))?;
             file.write_all(&f.bytes)?;
             file.sync_all()
@@ -752,21 +768,23 @@ fn print_summary(plan: &Plan, made: &Made) -> io::Result<()> {
         }
         CaSource::New { .. } => {}
     }
+    // Windows gives a key no mode of its own (see `stage`), so there is none to show.
+    let key_mode = if cfg!(unix) { " (0600)" } else { "" };
     for f in &made.files {
         let what = match (f.name.as_str(), f.kind) {
             ("ca.crt", _) => "CA certificate, new".to_string(),
             ("ca.key", _) => {
-                "CA private key (0600): it can sign any certificate, keep it safe".into()
+                format!("CA private key{key_mode}: it can sign any certificate, keep it safe")
             }
             ("server.crt", _) => "server certificate".into(),
-            ("server.key", _) => "server private key (0600)".into(),
+            ("server.key", _) => format!("server private key{key_mode}"),
             (CONF, _) if plan.mutual => format!(
                 "mosquitto listener on {}, client certificates required",
                 plan.listen.describe()
             ),
             (CONF, _) => format!("mosquitto listener on {}", plan.listen.describe()),
             (name, Kind::Cert) => format!("client certificate, username {}", client_of(name)),
-            (_, _) => "client private key (0600)".into(),
+            (_, _) => format!("client private key{key_mode}"),
         };
         writeln!(out, "  {:width$}  {what}", f.name)?;
         if let Some(der) = &f.der {
@@ -989,7 +1007,10 @@ mod tests {
         let names: Vec<String> = listing(dir).into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["a.crt", "b.key", "c.conf", "new.crt"]);
         assert_eq!(fs::read_to_string(dir.join("a.crt")).unwrap(), "new a");
-        let mode = |n: &str| fs::metadata(dir.join(n)).unwrap().permissions().mode() & 0o777;
-        assert_eq!((mode("b.key"), mode("a.crt")), (0o600, 0o644));
+        #[cfg(unix)]
+        {
+            let mode = |n: &str| fs::metadata(dir.join(n)).unwrap().permissions().mode() & 0o777;
+            assert_eq!((mode("b.key"), mode("a.crt")), (0o600, 0o644));
+        }
     }
 }

@@ -614,7 +614,7 @@ mod tests {
             // number names an exit code.
             let named: Vec<u8> = sentence
                 .split([';', ','])
-                .filter_map(|clause| clause.split_whitespace().next()?.parse().ok())
+                .filter_map(|clause| clause.split_whitespace().next()?.parse::<u8>().ok())
                 .collect();
             assert!(named.contains(&0), "{name:?}: {sentence:?}");
             for code in named {

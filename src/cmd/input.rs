@@ -2,11 +2,9 @@
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read};
-use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 
 use bytes::Bytes;
-use rustix::fs::FileType;
 use tokio::sync::mpsc;
 
 use crate::exit::{Failure, usage};
@@ -28,7 +26,7 @@ pub fn read_body(
     max: usize,
 ) -> anyhow::Result<Bytes> {
     let body = if let Some(m) = message {
-        Bytes::from(OsString::into_vec(m.clone()))
+        message_bytes(m)?
     } else if let Some(path) = file {
         let what = path.display().to_string();
         let cannot = |e: std::io::Error| usage(format!("cannot read {what} ({e})"));
@@ -63,6 +61,22 @@ pub fn read_body(
     Ok(body)
 }
 
+/// -m as given: its bytes on Unix, where an argument is any bytes.
+#[cfg(unix)]
+fn message_bytes(m: &OsString) -> Result<Bytes, Failure> {
+    use std::os::unix::ffi::OsStringExt;
+    Ok(Bytes::from(OsString::into_vec(m.clone())))
+}
+
+/// -m in UTF-8. Windows hands arguments over as UTF-16; one that is not valid UTF-16 (a lone
+/// surrogate) has no UTF-8 form to send.
+#[cfg(windows)]
+fn message_bytes(m: &OsString) -> Result<Bytes, Failure> {
+    m.to_str()
+        .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+        .ok_or_else(|| usage("cannot send -m (it is not valid Unicode)"))
+}
+
 fn too_big(len: Option<u64>, max: usize) -> Failure {
     match len {
         Some(len) => usage(format!(
@@ -86,7 +100,9 @@ fn read_capped(from: impl Read, max: usize) -> std::io::Result<Vec<u8>> {
 /// Refuses a stdin that cannot be read at all, before connecting: a directory (`< /some/dir`)
 /// or a descriptor open for writing only. `-l` reads stdin only once connected, so without
 /// this a directory would be found out after the connection was made.
+#[cfg(unix)]
 pub fn check_stdin() -> Result<(), Failure> {
+    use rustix::fs::FileType;
     let stdin = std::io::stdin();
     let cannot = |why: &str| usage(format!("cannot read stdin ({why})"));
     let stat = rustix::fs::fstat(&stdin).map_err(|e| cannot(&e.to_string()))?;
@@ -98,6 +114,22 @@ pub fn check_stdin() -> Result<(), Failure> {
         return Err(cannot("it is open for writing only"));
     }
     Ok(())
+}
+
+/// Refuses a stdin that is a directory, before connecting (see the Unix version). A console or
+/// a pipe has no file metadata, so only a handle to a file-system object is looked at.
+/// A handle's access rights are not visible through std there, so a handle opened for writing
+/// only is found out at the first read.
+#[cfg(windows)]
+pub fn check_stdin() -> Result<(), Failure> {
+    use std::os::windows::io::AsHandle;
+    let Ok(handle) = std::io::stdin().as_handle().try_clone_to_owned() else {
+        return Ok(());
+    };
+    match std::fs::File::from(handle).metadata() {
+        Ok(m) if m.is_dir() => Err(usage("cannot read stdin (it is a directory)")),
+        _ => Ok(()),
+    }
 }
 
 /// Reads stdin on its own thread and hands lines over in batches: one wake-up per batch

@@ -2,9 +2,13 @@
 //! `format::Output`, and a `Printer` that renders into a buffer and writes it in batches.
 
 use std::io::{self, Write};
+#[cfg(unix)]
 use std::os::fd::{AsFd, OwnedFd};
+#[cfg(windows)]
+use std::os::windows::io::AsHandle;
 use std::time::SystemTime;
 
+#[cfg(unix)]
 use rustix::event::{PollFd, PollFlags};
 use tokio::sync::watch;
 
@@ -47,10 +51,11 @@ pub fn output(args: &OutputArgs) -> Result<Output, Failure> {
 
 /// Renders messages into a buffer and writes it to stdout with one `write` per batch.
 ///
-/// Writes go straight to a duplicate of fd 1, past std's line buffering, so a batch costs one
-/// system call however many lines it holds. The caller flushes whenever no further message is
-/// waiting, which is what makes every message visible the moment it arrives. A closed stdout
-/// comes back as `BrokenPipe`, which `main` turns into a quiet exit 0.
+/// Writes go straight to a duplicate of fd 1 (on Windows, of the standard output handle), past
+/// std's line buffering, so a batch costs one system call however many lines it holds. The
+/// caller flushes whenever no further message is waiting, which is what makes every message
+/// visible the moment it arrives. A closed stdout comes back as `BrokenPipe`, which `main`
+/// turns into a quiet exit 0.
 ///
 /// A reader that goes away while no message comes (`mqtk sub ... | head -1` once `head` has
 /// its line) is seen without writing, after `watch_reader`: see `reader_gone`.
@@ -62,18 +67,26 @@ pub struct Printer {
     pub quiet: bool,
     /// Becomes true when the reader of stdout has gone away (`watch_reader`).
     gone: Option<watch::Receiver<bool>>,
+    /// Stdout is a Windows console, which takes text, not bytes (see `flush`).
+    #[cfg(windows)]
+    console: bool,
 }
 
 impl Printer {
     pub fn new(output: Output, command: &'static str, quiet: bool) -> io::Result<Printer> {
-        let fd = io::stdout().as_fd().try_clone_to_owned()?;
+        #[cfg(unix)]
+        let out = io::stdout().as_fd().try_clone_to_owned()?;
+        #[cfg(windows)]
+        let out = io::stdout().as_handle().try_clone_to_owned()?;
         Ok(Printer {
             output,
-            out: std::fs::File::from(fd),
+            out: std::fs::File::from(out),
             buf: Vec::with_capacity(BATCH_BYTES + 4096),
             command,
             quiet,
             gone: None,
+            #[cfg(windows)]
+            console: std::io::IsTerminal::is_terminal(&io::stdout()),
         })
     }
 
@@ -81,6 +94,7 @@ impl Printer {
     /// in poll(2) for the error and hang-up conditions only: the kernel raises POLLERR on a
     /// pipe's write end once its last reader has closed it, and POLLHUP on a terminal that hung
     /// up. A regular file or `/dev/null` never raises either, so there the thread just waits.
+    #[cfg(unix)]
     pub fn watch_reader(&mut self) -> io::Result<()> {
         let fd: OwnedFd = io::stdout().as_fd().try_clone_to_owned()?;
         let (tx, rx) = watch::channel(false);
@@ -88,6 +102,14 @@ impl Printer {
             .name("stdout-reader".into())
             .spawn(move || wait_for_hangup(&fd, &tx))?;
         self.gone = Some(rx);
+        Ok(())
+    }
+
+    /// On Windows nothing signals a pipe's writer that the reader left, short of writing to it:
+    /// a reader that goes away is found out at the next write, whose `BrokenPipe` (the pipe is
+    /// being closed) ends the command as quietly as on Unix.
+    #[cfg(windows)]
+    pub fn watch_reader(&mut self) -> io::Result<()> {
         Ok(())
     }
 
@@ -137,12 +159,40 @@ impl Printer {
         if self.buf.is_empty() {
             return Ok(());
         }
+        // A Windows console shows UTF-16 text, which std's stdout converts to from UTF-8; bytes
+        // written to the console as they are would be read in its legacy code page. What is not
+        // UTF-8 shows as U+FFFD, as on a UTF-8 terminal. Pipes and files get the bytes as they are.
+        #[cfg(windows)]
+        if self.console {
+            let text = String::from_utf8_lossy(&self.buf);
+            let mut out = io::stdout().lock();
+            let r = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+            self.buf.clear();
+            return r;
+        }
         let r = self.out.write_all(&self.buf);
         self.buf.clear();
+        #[cfg(windows)]
+        let r = r.map_err(reader_left);
         r
     }
 }
 
+/// A write to a pipe whose reader has gone fails on Windows with "the pipe is being closed"
+/// (ERROR_NO_DATA), which std reports as `BrokenPipe`, or, on a pipe that was disconnected
+/// (and under Wine on a Unix pipe), with ERROR_PIPE_NOT_CONNECTED, which std does not: both
+/// mean the reader went away.
+#[cfg(windows)]
+fn reader_left(e: io::Error) -> io::Error {
+    const ERROR_PIPE_NOT_CONNECTED: i32 = 233;
+    if e.raw_os_error() == Some(ERROR_PIPE_NOT_CONNECTED) {
+        io::Error::new(io::ErrorKind::BrokenPipe, e)
+    } else {
+        e
+    }
+}
+
+#[cfg(unix)]
 fn wait_for_hangup(fd: &OwnedFd, tx: &watch::Sender<bool>) {
     let mut fds = [PollFd::new(fd, PollFlags::empty())];
     loop {

@@ -1,8 +1,11 @@
 //! `mqtk passwd`: argument checks, password prompts, and the locked, atomic rewrite around
 //! `pwfile`, which does the parsing and hashing.
 
-use std::fs::{self, File, OpenOptions, Permissions};
+#[cfg(unix)]
+use std::fs::Permissions;
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, IsTerminal, Write};
+#[cfg(unix)]
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -292,22 +295,18 @@ fn check_file(path: &Path, access: Access) -> Result<(), Failure> {
         Err(_) => return Ok(()),
     };
     let ft = m.file_type();
+    let links = hard_links(&m);
     let kind = if ft.is_dir() {
         "a directory"
-    } else if ft.is_fifo() {
-        "a FIFO"
-    } else if ft.is_socket() {
-        "a socket"
-    } else if ft.is_char_device() || ft.is_block_device() {
-        "a device"
+    } else if let Some(kind) = special_kind(&ft) {
+        kind
     } else if !ft.is_file() {
         "not a regular file"
-    } else if access == Access::Replace && m.nlink() > 1 {
+    } else if access == Access::Replace && links > 1 {
         return Err(exit::usage(format!(
-            "{} has {} hard links; replacing it would leave the other names with the old \
+            "{} has {links} hard links; replacing it would leave the other names with the old \
              contents, so nothing was written",
             path.display(),
-            m.nlink()
         ))
         .with_hint(
             "keep one name for the file (make the others symlinks to it), or copy it to a \
@@ -324,6 +323,39 @@ fn check_file(path: &Path, access: Access) -> Result<(), Failure> {
         "{} is {kind}, not a password file{written}",
         path.display()
     )))
+}
+
+#[cfg(unix)]
+fn special_kind(ft: &fs::FileType) -> Option<&'static str> {
+    if ft.is_fifo() {
+        Some("a FIFO")
+    } else if ft.is_socket() {
+        Some("a socket")
+    } else if ft.is_char_device() || ft.is_block_device() {
+        Some("a device")
+    } else {
+        None
+    }
+}
+
+/// Windows has no FIFOs or device files in a directory: what is neither a directory nor a
+/// file is refused as "not a regular file".
+#[cfg(windows)]
+fn special_kind(_: &fs::FileType) -> Option<&'static str> {
+    None
+}
+
+#[cfg(unix)]
+fn hard_links(m: &fs::Metadata) -> u64 {
+    m.nlink()
+}
+
+/// NTFS has hard links too, but std tells their number on Windows only through an unstable
+/// API (`MetadataExt::number_of_links`), so a file with several names is edited like one with
+/// a single name there.
+#[cfg(windows)]
+fn hard_links(_: &fs::Metadata) -> u64 {
+    1
 }
 
 /// Reads and parses the file; a corrupt line is a failure (exit 1) that names it.
@@ -385,10 +417,12 @@ fn parent(path: &Path) -> PathBuf {
 /// dropped. The directory, not the file: the file is replaced by a rename, so a lock on it
 /// would be a lock on the old inode, and a lock file beside it would be one more file to
 /// clean up. `flock DIR COMMAND` takes the same lock, to keep mqtk out while editing by hand.
+/// On Windows, see the other `lock`.
 struct DirLock {
-    _dir: File,
+    _held: File,
 }
 
+#[cfg(unix)]
 fn lock(dir: &Path) -> anyhow::Result<Option<DirLock>> {
     use rustix::fs::{FlockOperation, flock};
     use rustix::io::Errno;
@@ -409,31 +443,80 @@ fn lock(dir: &Path) -> anyhow::Result<Option<DirLock>> {
     let deadline = Instant::now() + LOCK_WAIT;
     loop {
         match flock(&handle, FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => return Ok(Some(DirLock { _dir: handle })),
+            Ok(()) => return Ok(Some(DirLock { _held: handle })),
             Err(Errno::WOULDBLOCK) if Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(20));
             }
-            Err(Errno::WOULDBLOCK) => {
-                return Err(Failure::new(
-                    ExitStatus::Failure,
-                    format!(
-                        "another program kept {} locked for {} s; nothing was written",
-                        dir.display(),
-                        LOCK_WAIT.as_secs()
-                    ),
-                )
-                .with_hint(
-                    "another mqtk passwd (or a `flock` on the directory) is editing this file; \
-                     try again when it is done",
-                )
-                .into());
-            }
+            Err(Errno::WOULDBLOCK) => return Err(kept_locked(dir)),
             Err(Errno::INTR) => {}
             // A file system without flock (some network mounts): edit as mosquitto_passwd
             // does, unlocked.
             Err(e) => return unlocked(&e),
         }
     }
+}
+
+/// The lock on Windows, where a directory cannot be locked (std opens no directory as a file,
+/// and LockFileEx locks bytes of a file): the hidden file `.mqtk-passwd.lock` in the directory,
+/// opened with no sharing, so that every other open of it fails with a sharing violation while
+/// it is held, and deleted by the system when its handle closes, also when the process dies.
+/// It keeps other mqtk runs out, not other programs.
+#[cfg(windows)]
+fn lock(dir: &Path) -> anyhow::Result<Option<DirLock>> {
+    use std::os::windows::fs::OpenOptionsExt;
+    const FILE_ATTRIBUTE_HIDDEN: u32 = 0x2;
+    const FILE_FLAG_DELETE_ON_CLOSE: u32 = 0x0400_0000;
+    const ERROR_SHARING_VIOLATION: i32 = 32;
+    let path = dir.join(".mqtk-passwd.lock");
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        let opened = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .share_mode(0)
+            .attributes(FILE_ATTRIBUTE_HIDDEN)
+            .custom_flags(FILE_FLAG_DELETE_ON_CLOSE)
+            .open(&path);
+        match opened {
+            Ok(f) => return Ok(Some(DirLock { _held: f })),
+            Err(e) if e.raw_os_error() == Some(ERROR_SHARING_VIOLATION) => {
+                if Instant::now() >= deadline {
+                    return Err(kept_locked(dir));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("cannot write to {}", dir.display()));
+            }
+            Err(e) => {
+                warn(&format!(
+                    "cannot lock {} ({e}); a concurrent edit could be lost",
+                    dir.display()
+                ));
+                return Ok(None);
+            }
+        }
+    }
+}
+
+fn kept_locked(dir: &Path) -> anyhow::Error {
+    Failure::new(
+        ExitStatus::Failure,
+        format!(
+            "another program kept {} locked for {} s; nothing was written",
+            dir.display(),
+            LOCK_WAIT.as_secs()
+        ),
+    )
+    .with_hint(if cfg!(unix) {
+        "another mqtk passwd (or a `flock` on the directory) is editing this file; \
+         try again when it is done"
+    } else {
+        "another mqtk passwd is editing this file; try again when it is done"
+    })
+    .into()
 }
 
 /// The password, typed twice (`confirm`) or once. On a terminal rpassword reads it with echo
@@ -529,18 +612,33 @@ fn write_atomically(path: &Path, dir: &Path, bytes: &[u8]) -> anyhow::Result<()>
         let _ = fs::remove_file(&tmp);
     }
     result.with_context(|| format!("cannot write {} (it is unchanged)", path.display()))?;
+    sync_dir(dir)
+}
+
+/// Makes the rename durable.
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> anyhow::Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .with_context(|| format!("cannot sync the directory {}", dir.display()))
 }
 
+/// Windows: std opens no directory as a file, so there is no directory to sync; the new file's
+/// contents were synced before the rename.
+#[cfg(windows)]
+fn sync_dir(_: &Path) -> anyhow::Result<()> {
+    Ok(())
+}
+
 fn write_tmp(tmp: &Path, old: Option<&fs::Metadata>, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut f = options
         .open(tmp)
         .with_context(|| format!("cannot create {}", tmp.display()))?;
+    #[cfg(unix)]
     if let Some(old) = old {
         let mine = f.metadata()?;
         if (mine.uid(), mine.gid()) != (old.uid(), old.gid()) {
@@ -555,6 +653,10 @@ fn write_tmp(tmp: &Path, old: Option<&fs::Metadata>, bytes: &[u8]) -> anyhow::Re
         // Exactly the old mode: `mode()` above is filtered through the umask.
         f.set_permissions(Permissions::from_mode(old.mode() & 0o7777))?;
     }
+    // Windows has no mode bits to carry over or set: who may read the file is its ACL, which
+    // the new file inherits from the directory.
+    #[cfg(windows)]
+    let _ = old;
     f.write_all(bytes)?;
     f.sync_all()?;
     Ok(())

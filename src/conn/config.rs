@@ -1,6 +1,7 @@
 //! ConnArgs (what the user typed) → ConnConfig (validated, defaults applied, files read).
 //! Every error here is a usage error (exit 2) found before any connection is attempted.
 
+#[cfg(unix)]
 use std::path::PathBuf;
 
 use bytes::Bytes;
@@ -17,11 +18,7 @@ use crate::topic::validate_topic_name;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
     /// MQTT over TCP, with TLS when `tls` (the configuration is `ConnConfig::tls`).
-    Tcp {
-        host: String,
-        port: u16,
-        tls: bool,
-    },
+    Tcp { host: String, port: u16, tls: bool },
     /// MQTT over a WebSocket at `path`, secure (wss) when `tls`.
     WebSocket {
         host: String,
@@ -29,6 +26,8 @@ pub enum Endpoint {
         path: String,
         tls: bool,
     },
+    /// A Unix domain socket (`--unix`); Windows builds refuse the flag.
+    #[cfg(unix)]
     Unix(PathBuf),
 }
 
@@ -37,6 +36,7 @@ impl Endpoint {
     pub fn host(&self) -> &str {
         match self {
             Endpoint::Tcp { host, .. } | Endpoint::WebSocket { host, .. } => host,
+            #[cfg(unix)]
             Endpoint::Unix(_) => "",
         }
     }
@@ -44,6 +44,7 @@ impl Endpoint {
     pub fn tls(&self) -> bool {
         match self {
             Endpoint::Tcp { tls, .. } | Endpoint::WebSocket { tls, .. } => *tls,
+            #[cfg(unix)]
             Endpoint::Unix(_) => false,
         }
     }
@@ -72,6 +73,7 @@ impl std::fmt::Display for Endpoint {
                 let scheme = if *tls { "wss" } else { "ws" };
                 write!(f, "{scheme}://{}{path}", host_port(host, *port))
             }
+            #[cfg(unix)]
             Endpoint::Unix(p) => write!(f, "unix:{}", p.display()),
         }
     }
@@ -173,6 +175,13 @@ impl ConnConfig {
         });
 
         let endpoint = match &args.unix {
+            #[cfg(windows)]
+            Some(_) => {
+                return Err(usage(
+                    "cannot connect through --unix (unix sockets are not available on Windows)",
+                ));
+            }
+            #[cfg(unix)]
             Some(path) => {
                 if args.host.is_some() && cli("host") || args.url.is_some() {
                     return Err(usage("--unix cannot be combined with -h or -L"));

@@ -87,6 +87,7 @@ pub async fn open(cfg: &ConnConfig, bind: Bind) -> Result<Stream, Failure> {
 async fn open_inner(cfg: &ConnConfig, bind: Bind) -> Result<Stream, Failure> {
     let endpoint = &cfg.endpoint;
     match endpoint {
+        #[cfg(unix)]
         Endpoint::Unix(path) => {
             let s = Box::pin(tokio::net::UnixStream::connect(path))
                 .await

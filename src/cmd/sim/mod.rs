@@ -70,8 +70,10 @@ pub async fn run(args: SimCommand) -> anyhow::Result<()> {
         out.flush()?;
         return Ok(());
     }
-    let limit = raise_open_files();
-    plan.check_open_files(limit)?;
+    // Windows has no per-process limit on open sockets like `ulimit -n`: sockets are kernel
+    // handles, bounded only by memory, so there is nothing to raise or check there.
+    #[cfg(unix)]
+    plan.check_open_files(raise_open_files())?;
     if let Some(path) = &plan.report {
         check_report(path)?;
     }
@@ -299,6 +301,7 @@ fn check_report(path: &std::path::Path) -> Result<(), exit::Failure> {
 }
 
 /// Raises the soft open-file limit to the hard one (each device is a socket) and returns it.
+#[cfg(unix)]
 fn raise_open_files() -> u64 {
     use rustix::process::{Resource, getrlimit, setrlimit};
     let mut l = getrlimit(Resource::Nofile);
