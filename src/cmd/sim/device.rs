@@ -9,16 +9,19 @@
 //! `offline` published before a clean stop. Tests: tests/sim.rs.
 
 use std::collections::VecDeque;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use tokio::sync::watch;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use super::metrics::{ErrorKind, Metrics};
 use super::payload::{self, Action};
 use super::plan::Device;
+use super::schedule::{Backoff, Chaos};
 use crate::conn::codec::{Codec, In};
 use crate::conn::driver::{self, Hello};
 use crate::conn::link::{Link, Progress};
@@ -76,15 +79,24 @@ enum End {
     Dropped(Duration),
 }
 
-struct Sim<'a> {
-    dev: &'a Device,
-    fleet: &'a Fleet,
+/// One device: everything its task keeps between wake-ups, owned in one place (the task's
+/// future holds this struct once, and each wait adds only what that wait needs).
+struct Sim {
+    dev: Device,
+    group: Arc<Group>,
+    fleet: Arc<Fleet>,
+    stop: watch::Receiver<bool>,
+    bind: Bind,
+    /// When its schedule starts: the run's start plus its place in the connect ramp.
+    start: Instant,
     /// `<prefix>/<id>`: the device's topics are this and a leaf (kept as one string: every
     /// byte here is multiplied by the fleet).
     base: String,
     st: State,
     readings: super::generators::Readings,
     schedule: super::schedule::Schedule,
+    backoff: Backoff,
+    chaos: Option<Chaos>,
     /// Offset of the next telemetry message from the device's start.
     next: Duration,
     seq: u64,
@@ -95,156 +107,198 @@ struct Sim<'a> {
     reboot: bool,
 }
 
+/// What ended a wait.
+enum Woke {
+    /// `stop` changed.
+    Stop,
+    /// The timer passed its deadline.
+    Timer,
+    Io(std::io::Result<Progress>),
+}
+
 /// Runs one device until `stop` turns true (or `--count` is done).
-pub async fn run(
+///
+/// Not an `async fn`: its arguments go into one `Sim` before the task starts, so the task's
+/// future holds them once (an `async fn` keeps its arguments and their moved-to locals side
+/// by side). Test: a_device_task_stays_small.
+pub fn run(
     dev: Device,
     group: Arc<Group>,
     fleet: Arc<Fleet>,
     connect_at: Duration,
     bind: Bind,
-    mut stop: watch::Receiver<bool>,
-) -> Outcome {
-    let topics = dev.topics();
-    let mut st = State::new(group.settings.clone(), group.codec.clone());
-    let qos = dev.group.qos.max(1);
-    let sub = |filter: &str| Subscription {
-        filter: filter.to_string(),
-        qos,
-        no_local: false,
-        retain_as_published: false,
-        retain_handling: 0,
-    };
-    st.set_subscriptions(
-        vec![sub(&topics.commands), sub(&topics.broadcast)],
-        Vec::new(),
-    );
-    let mut schedule = dev.schedule();
-    let next = schedule.next_due();
-    let mut sim = Sim {
-        dev: &dev,
-        fleet: &fleet,
-        st,
-        readings: dev.readings(),
-        schedule,
-        next,
-        seq: 0,
-        led: false,
-        control: CONTROL,
-        in_flight: VecDeque::new(),
-        reboot: false,
-        base: format!("{}/{}", dev.group.prefix, dev.id),
-    };
-    let mut backoff = dev.backoff();
-    let mut chaos = fleet.chaos.map(|c| dev.chaos(c));
-    let device_start = fleet.start + connect_at;
-    let mut reconnect_at = device_start;
-    let mut reconnect = false;
-    // Stopped while away with telemetry waiting: one more connection delivers it (and says
-    // offline itself), so a stop that falls between a drop and the reconnect loses nothing.
-    // Test: sim::chaos_drops_devices_so_their_wills_fire_and_they_come_back.
-    let mut last_try = false;
-    loop {
-        // Away: telemetry still falls due and waits for the connection.
+    stop: watch::Receiver<bool>,
+) -> impl Future<Output = Outcome> + Send + 'static {
+    let mut sim = Sim::new(dev, group, fleet, connect_at, bind, stop);
+    async move { sim.run().await }
+}
+
+impl Sim {
+    fn new(
+        dev: Device,
+        group: Arc<Group>,
+        fleet: Arc<Fleet>,
+        connect_at: Duration,
+        bind: Bind,
+        stop: watch::Receiver<bool>,
+    ) -> Sim {
+        let mut st = State::new(group.settings.clone(), group.codec.clone());
+        let topics = dev.topics();
+        let qos = dev.group.qos.max(1);
+        let sub = |filter: String| Subscription {
+            filter,
+            qos,
+            no_local: false,
+            retain_as_published: false,
+            retain_handling: 0,
+        };
+        st.set_subscriptions(
+            vec![sub(topics.commands), sub(topics.broadcast)],
+            Vec::new(),
+        );
+        let mut schedule = dev.schedule();
+        Sim {
+            next: schedule.next_due(),
+            schedule,
+            readings: dev.readings(),
+            backoff: dev.backoff(),
+            chaos: fleet.chaos.map(|c| dev.chaos(c)),
+            base: format!("{}/{}", dev.group.prefix, dev.id),
+            start: fleet.start + connect_at,
+            dev,
+            group,
+            fleet,
+            stop,
+            bind,
+            st,
+            seq: 0,
+            led: false,
+            control: CONTROL,
+            in_flight: VecDeque::new(),
+            reboot: false,
+        }
+    }
+
+    async fn run(&mut self) -> Outcome {
+        // One timer for the device's life, moved to each deadline (a timer is 112 bytes).
+        let mut timer = pin!(tokio::time::sleep_until(self.start));
+        let mut reconnect_at = self.start;
+        let mut reconnect = false;
+        // Stopped while away with telemetry waiting: one more connection delivers it (and says
+        // offline itself), so a stop that falls between a drop and the reconnect loses nothing.
+        // Test: sim::chaos_drops_devices_so_their_wills_fire_and_they_come_back.
+        let mut last_try = false;
         loop {
-            if sim.count_done() {
-                return sim.outcome();
-            }
-            if *stop.borrow() {
-                if last_try || sim.st.outstanding() == 0 {
-                    return sim.outcome();
+            // Away: telemetry still falls due and waits for the connection.
+            loop {
+                if self.count_done() {
+                    return self.outcome();
                 }
-                last_try = true;
-                break;
-            }
-            let telemetry_at = (reconnect && !sim.all_sent()).then(|| device_start + sim.next);
-            let wake = telemetry_at.map_or(reconnect_at, |t| t.min(reconnect_at));
-            tokio::select! {
-                biased;
-                _ = stop.changed() => {}
-                () = tokio::time::sleep_until(wake) => {
+                if *self.stop.borrow() {
+                    if last_try || self.st.outstanding() == 0 {
+                        return self.outcome();
+                    }
+                    last_try = true;
+                    break;
+                }
+                let telemetry_at = (reconnect && !self.all_sent()).then(|| self.start + self.next);
+                let wake = telemetry_at.map_or(reconnect_at, |t| t.min(reconnect_at));
+                if let Woke::Timer = wait(&mut self.stop, None, timer.as_mut(), Some(wake)).await {
                     if telemetry_at.is_some_and(|t| t <= Instant::now()) {
-                        sim.telemetry(device_start);
+                        self.telemetry();
                     }
                     if reconnect_at <= Instant::now() {
                         break;
                     }
                 }
             }
-        }
-        // Built for each attempt rather than kept: an idle device does not need it.
-        let will = Will {
-            topic: sim.topic("status"),
-            payload: Bytes::from(payload::offline(&dev.id)),
-            qos: 1,
-            retain: true,
-        };
-        let hello = Hello {
-            client_id: &dev.id,
-            clean_start: true,
-            will: Some(&will),
-            bind,
-        };
-        let permit = fleet.handshakes.acquire().await;
-        let t0 = Instant::now();
-        // Boxed: its state is needed only while connecting.
-        let attempt = Box::pin(driver::handshake_as(&group.conn, sim.st.codec(), &hello)).await;
-        drop(permit);
-        let (stream, connack, rest) = match attempt {
-            Ok(x) => x,
-            Err(f) => {
-                if group.conn.cfg.debug {
-                    eprintln!("mqtk sim: {}: {}", dev.id, f.message);
+            let permit = self.fleet.handshakes.acquire().await;
+            let t0 = Instant::now();
+            let attempt = {
+                // Built for each attempt rather than kept: an idle device does not need it.
+                let will = Will {
+                    topic: self.topic("status"),
+                    payload: Bytes::from(payload::offline(&self.dev.id)),
+                    qos: 1,
+                    retain: true,
+                };
+                let hello = Hello {
+                    client_id: &self.dev.id,
+                    clean_start: true,
+                    will: Some(&will),
+                    bind: self.bind,
+                };
+                // Boxed: its state is needed only while connecting.
+                Box::pin(driver::handshake_as(
+                    &self.group.conn,
+                    self.st.codec(),
+                    &hello,
+                ))
+                .await
+            };
+            drop(permit);
+            let (stream, connack, rest) = match attempt {
+                Ok(x) => x,
+                Err(f) => {
+                    if self.group.conn.cfg.debug {
+                        eprintln!("mqtk sim: {}: {}", self.dev.id, f.message);
+                    }
+                    self.fleet
+                        .metrics
+                        .error(if f.status == ExitStatus::Refused {
+                            ErrorKind::Refused
+                        } else {
+                            ErrorKind::Connect
+                        });
+                    if let Ok(mut first) = self.fleet.first_failure.lock() {
+                        first.get_or_insert(f);
+                    }
+                    if last_try {
+                        return self.outcome();
+                    }
+                    reconnect = true;
+                    reconnect_at = Instant::now() + self.backoff.next_delay();
+                    continue;
                 }
-                fleet.metrics.error(if f.status == ExitStatus::Refused {
-                    ErrorKind::Refused
-                } else {
-                    ErrorKind::Connect
-                });
-                if let Ok(mut first) = fleet.first_failure.lock() {
-                    first.get_or_insert(f);
+            };
+            self.fleet.metrics.connected(t0.elapsed(), reconnect);
+            reconnect = true;
+            // The next loss starts again from the shortest delay.
+            self.backoff.reset();
+            self.st.connected(
+                connack.session_present,
+                connack.receive_max,
+                connack.max_packet,
+                std::time::Instant::now(),
+            );
+            let ts = payload::unix_ms(SystemTime::now());
+            let online = payload::online(&self.dev.id, ts);
+            self.control(&self.topic("status"), online, true);
+            let chaos_at = self.chaos.as_mut().map(|c| Instant::now() + c.next_gap());
+            let mut link = Link::frugal(stream, rest);
+            match self.connected(&mut link, chaos_at, timer.as_mut()).await {
+                End::Stop => {
+                    // Boxed: needed once, at the end.
+                    Box::pin(self.goodbye(link)).await;
+                    return self.outcome();
                 }
-                if last_try {
-                    return sim.outcome();
+                End::Lost => {
+                    drop(link);
+                    self.fleet.metrics.disconnected();
+                    self.fleet.metrics.error(ErrorKind::Lost);
+                    self.st.disconnected();
+                    reconnect_at = Instant::now() + self.backoff.next_delay();
                 }
-                reconnect = true;
-                reconnect_at = Instant::now() + backoff.next_delay();
-                continue;
-            }
-        };
-        fleet.metrics.connected(t0.elapsed(), reconnect);
-        reconnect = true;
-        // The next loss starts again from the shortest delay.
-        backoff.reset();
-        sim.st.connected(
-            connack.session_present,
-            connack.receive_max,
-            connack.max_packet,
-            std::time::Instant::now(),
-        );
-        let ts = payload::unix_ms(SystemTime::now());
-        let online = payload::online(&dev.id, ts);
-        sim.control(&sim.topic("status"), online, true);
-        let chaos_at = chaos.as_mut().map(|c| Instant::now() + c.next_gap());
-        let link = Link::frugal(stream, rest);
-        let end = sim.connected(link, device_start, chaos_at, &mut stop).await;
-        match end {
-            End::Stop => return sim.outcome(),
-            End::Lost => {
-                fleet.metrics.disconnected();
-                fleet.metrics.error(ErrorKind::Lost);
-                sim.st.disconnected();
-                reconnect_at = Instant::now() + backoff.next_delay();
-            }
-            End::Dropped(after) => {
-                fleet.metrics.dropped();
-                sim.st.disconnected();
-                reconnect_at = Instant::now() + after;
+                End::Dropped(after) => {
+                    drop(link);
+                    self.fleet.metrics.dropped();
+                    self.st.disconnected();
+                    reconnect_at = Instant::now() + after;
+                }
             }
         }
     }
-}
 
-impl Sim<'_> {
     fn topic(&self, leaf: &str) -> String {
         format!("{}/{leaf}", self.base)
     }
@@ -266,9 +320,9 @@ impl Sim<'_> {
     }
 
     /// Publishes every telemetry message that is due by now.
-    fn telemetry(&mut self, device_start: Instant) {
+    fn telemetry(&mut self) {
         let now = Instant::now();
-        while device_start + self.next <= now && !self.all_sent() {
+        while self.start + self.next <= now && !self.all_sent() {
             self.fleet.metrics.due();
             if self.st.outstanding() >= BACKLOG {
                 self.fleet.metrics.error(ErrorKind::Publish);
@@ -402,24 +456,23 @@ impl Sim<'_> {
         }
     }
 
-    /// One connection, until it ends.
+    /// One connection, until it ends (`End::Stop`: the caller says goodbye on `link`).
     async fn connected(
         &mut self,
-        mut link: Link,
-        device_start: Instant,
+        link: &mut Link,
         chaos_at: Option<Instant>,
-        stop: &mut watch::Receiver<bool>,
+        mut timer: Pin<&mut Sleep>,
     ) -> End {
         let mut decode = true;
         loop {
             if decode {
                 decode = false;
-                if !self.read(&mut link) {
+                if !self.read(link) {
                     return End::Lost;
                 }
             }
             self.events();
-            if !self.send(&mut link) {
+            if !self.send(link) {
                 return End::Lost;
             }
             // Sending may have settled QoS 0 messages.
@@ -428,12 +481,10 @@ impl Sim<'_> {
                 self.reboot = false;
                 // The ack goes out (and is acknowledged) first; then the socket is dropped
                 // without DISCONNECT.
-                Box::pin(self.settle(&mut link, Duration::from_millis(500))).await;
+                Box::pin(self.settle(link, Duration::from_millis(500))).await;
                 return End::Dropped(REBOOT_DELAY);
             }
-            if *stop.borrow() || self.count_done() {
-                // Boxed: needed once, at the end.
-                Box::pin(self.goodbye(link)).await;
+            if *self.stop.borrow() || self.count_done() {
                 return End::Stop;
             }
             let deadline = self.st.deadline().map(Instant::from_std);
@@ -444,29 +495,27 @@ impl Sim<'_> {
             if self.in_flight.is_empty() {
                 self.in_flight = VecDeque::new();
             }
-            // One timer for the three things that fall due (a timer is 112 bytes of every
-            // device's memory).
-            let telemetry_at = (!self.all_sent()).then(|| device_start + self.next);
+            // One timer for the three things that fall due.
+            let telemetry_at = (!self.all_sent()).then(|| self.start + self.next);
             let wake = [telemetry_at, deadline, chaos_at]
                 .into_iter()
                 .flatten()
                 .min();
-            tokio::select! {
-                biased;
-                _ = stop.changed() => {}
-                r = link.io(true) => match r {
+            match wait(&mut self.stop, Some(link), timer.as_mut(), wake).await {
+                Woke::Stop => {}
+                Woke::Io(r) => match r {
                     Ok(Progress::Read) => decode = true,
                     Ok(Progress::Wrote) => {}
                     Ok(Progress::Flushed) => self.st.flushed(),
                     Ok(Progress::Closed) | Err(_) => return End::Lost,
                 },
-                () = sleep_until(wake) => {
+                Woke::Timer => {
                     let now = Instant::now();
                     if chaos_at.is_some_and(|t| t <= now) {
                         return End::Dropped(Duration::from_millis(500));
                     }
                     if telemetry_at.is_some_and(|t| t <= now) {
-                        self.telemetry(device_start);
+                        self.telemetry();
                     }
                 }
             }
@@ -513,9 +562,45 @@ impl Sim<'_> {
     }
 }
 
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
+/// Waits until `stop` changes, `link` (if any) makes progress, or `wake` (if any) passes.
+///
+/// Plain TCP is polled for readiness in place, so waiting stores no I/O future; other streams
+/// (TLS, WebSockets, unix sockets) wait on `Link::io`, boxed for the wait.
+async fn wait(
+    stop: &mut watch::Receiver<bool>,
+    link: Option<&mut Link>,
+    mut timer: Pin<&mut Sleep>,
+    wake: Option<Instant>,
+) -> Woke {
+    if let Some(t) = wake
+        && timer.deadline() != t
+    {
+        timer.as_mut().reset(t);
     }
+    let mut changed = pin!(stop.changed());
+    let (mut tcp, mut other) = match link {
+        Some(l) if l.is_tcp() => (Some(l), None),
+        Some(l) => (None, Some(Box::pin(l.io(true)))),
+        None => (None, None),
+    };
+    std::future::poll_fn(|cx| {
+        if changed.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Woke::Stop);
+        }
+        if let Some(l) = tcp.as_mut()
+            && let Poll::Ready(r) = l.poll_tcp(cx, true)
+        {
+            return Poll::Ready(Woke::Io(r));
+        }
+        if let Some(f) = other.as_mut()
+            && let Poll::Ready(r) = f.as_mut().poll(cx)
+        {
+            return Poll::Ready(Woke::Io(r));
+        }
+        if wake.is_some() && timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Woke::Timer);
+        }
+        Poll::Pending
+    })
+    .await
 }
