@@ -141,7 +141,9 @@ pub struct State {
     next_pkid: u16,
     next_order: u64,
     queue: VecDeque<(u64, Message)>,
-    flights: HashMap<u16, Flight>,
+    /// Boxed: a table slot is then 16 bytes rather than a whole `Flight`, and the table has up
+    /// to twice the slots it has flights (a thousand `sim` devices with full windows hold 20 000).
+    flights: HashMap<u16, Box<Flight>>,
     /// QoS 0 tags written into the buffer, settled by `flushed`.
     written0: Vec<u64>,
     inbound: HashMap<u16, Inbound>,
@@ -574,7 +576,7 @@ impl State {
             self.next_order += 1;
             self.flights.insert(
                 id,
-                Flight {
+                Box::new(Flight {
                     tag,
                     order,
                     msg,
@@ -582,7 +584,7 @@ impl State {
                     due: false,
                     sent: true,
                     strikes: 0,
-                },
+                }),
             );
         }
         if out.len() > start {

@@ -102,9 +102,24 @@ struct Sim {
     seq: u64,
     led: bool,
     control: u64,
-    /// Telemetry in flight and when it was handed over, for the ack latency.
+    /// Telemetry in flight and when it fell due, for the ack latency.
     in_flight: VecDeque<(u64, Instant)>,
+    /// Telemetry that fell due while the window was full or the device away.
+    late: Option<Box<Late>>,
+    /// Connected: telemetry can go to the session.
+    online: bool,
     reboot: bool,
+}
+
+/// Telemetry messages that fell due and have their `seq`s (the last `pending` ones) but are
+/// not built yet. A message waiting for the window costs these few bytes instead of its
+/// topic and payload, so a fleet the broker cannot keep up with stays small. The schedule is
+/// a copy from the oldest one on, which gives each its device time when it is built.
+struct Late {
+    pending: usize,
+    /// Device time of the oldest.
+    next: Duration,
+    schedule: super::schedule::Schedule,
 }
 
 /// What ended a wait.
@@ -175,6 +190,8 @@ impl Sim {
             led: false,
             control: CONTROL,
             in_flight: VecDeque::new(),
+            late: None,
+            online: false,
             reboot: false,
         }
     }
@@ -195,7 +212,7 @@ impl Sim {
                     return self.outcome();
                 }
                 if *self.stop.borrow() {
-                    if last_try || self.st.outstanding() == 0 {
+                    if last_try || self.unsent() == 0 {
                         return self.outcome();
                     }
                     last_try = true;
@@ -276,7 +293,12 @@ impl Sim {
             self.control(&self.topic("status"), online, true);
             let chaos_at = self.chaos.as_mut().map(|c| Instant::now() + c.next_gap());
             let mut link = Link::frugal(stream, rest);
-            match self.connected(&mut link, chaos_at, timer.as_mut()).await {
+            self.online = true;
+            let end = self.connected(&mut link, chaos_at, timer.as_mut()).await;
+            if !matches!(end, End::Stop) {
+                self.online = false;
+            }
+            match end {
                 End::Stop => {
                     // Boxed: needed once, at the end.
                     Box::pin(self.goodbye(link)).await;
@@ -316,30 +338,81 @@ impl Sim {
 
     /// `--count` messages published and settled.
     fn count_done(&self) -> bool {
-        self.all_sent() && self.st.outstanding() == 0
+        self.all_sent() && self.unsent() == 0
     }
 
-    /// Publishes every telemetry message that is due by now.
+    /// Telemetry and control messages not settled yet, built or not.
+    fn unsent(&self) -> usize {
+        self.st.outstanding() + self.late.as_ref().map_or(0, |l| l.pending)
+    }
+
+    /// Whether a telemetry message can go to the session now: connected, and the in-flight
+    /// window not full.
+    fn has_room(&self) -> bool {
+        self.online && self.st.outstanding() < usize::from(self.group.settings.window.max(1))
+    }
+
+    /// Publishes every telemetry message that is due by now: built at once when there is
+    /// room, else given its `seq` and left to `build_late`.
     fn telemetry(&mut self) {
         let now = Instant::now();
         while self.start + self.next <= now && !self.all_sent() {
             self.fleet.metrics.due();
-            if self.st.outstanding() >= BACKLOG {
+            if self.unsent() >= BACKLOG {
                 self.fleet.metrics.error(ErrorKind::Publish);
             } else {
-                let ts = payload::unix_ms(SystemTime::now());
-                let body =
-                    payload::telemetry(&self.dev.id, ts, self.seq, self.readings.sample(self.next));
-                let qos = self.dev.group.qos;
-                let m = Message::new(self.topic("telemetry"), body, qos, false);
-                self.st.publish(self.seq, m);
-                if qos > 0 {
-                    self.in_flight.push_back((self.seq, now));
+                if let Some(late) = &mut self.late {
+                    late.pending += 1;
+                } else if self.has_room() {
+                    self.build(self.seq, self.next, SystemTime::now(), now);
+                } else {
+                    self.late = Some(Box::new(Late {
+                        pending: 1,
+                        next: self.next,
+                        schedule: self.schedule.clone(),
+                    }));
                 }
                 self.fleet.metrics.published();
                 self.seq += 1;
             }
             self.next = self.schedule.next_due();
+        }
+    }
+
+    /// Builds late telemetry, oldest first, while there is room (or all of it, `force`). Each
+    /// carries the `ts` and device time it fell due at, and its ack latency counts from then.
+    fn build_late(&mut self, force: bool) {
+        while let Some(late) = &self.late {
+            if !(force || self.has_room()) {
+                break;
+            }
+            let at = late.next;
+            let seq = self.seq - late.pending as u64;
+            let due = self.start + at;
+            let behind = Instant::now().saturating_duration_since(due);
+            let ts = SystemTime::now() - behind;
+            self.build(seq, at, ts, due);
+            let late = self.late.as_mut().expect("checked above");
+            late.pending -= 1;
+            if late.pending == 0 {
+                self.late = None;
+            } else {
+                late.next = late.schedule.next_due();
+            }
+        }
+    }
+
+    /// Telemetry message `seq` at device time `at`, handed to the session.
+    fn build(&mut self, seq: u64, at: Duration, ts: SystemTime, due: Instant) {
+        let ts = payload::unix_ms(ts);
+        let mut body = payload::telemetry(&self.dev.id, ts, seq, self.readings.sample(at));
+        // Exactly sized: in flight, it is held until the broker acknowledges it.
+        body.shrink_to_fit();
+        let qos = self.dev.group.qos;
+        let m = Message::new(self.topic("telemetry"), body, qos, false);
+        self.st.publish(seq, m);
+        if qos > 0 {
+            self.in_flight.push_back((seq, due));
         }
     }
 
@@ -375,6 +448,9 @@ impl Sim {
                         self.publish_state(ts);
                     }
                     Action::Interval(d) => {
+                        // Late messages fell due at the old interval: built now, their times
+                        // come from the schedule as it was.
+                        self.build_late(true);
                         self.schedule.set_interval(*d);
                         self.publish_state(ts);
                     }
@@ -430,7 +506,11 @@ impl Sim {
         loop {
             match link.next_packet(self.st.codec()) {
                 Ok(Some(In::Disconnect { .. })) | Err(_) => return false,
-                Ok(Some(p)) => self.st.received(p, now),
+                Ok(Some(p)) => {
+                    self.st.received(p, now);
+                    // Handled one by one: a read full of acks does not pile up events.
+                    self.events();
+                }
                 Ok(None) => return true,
             }
         }
@@ -439,6 +519,7 @@ impl Sim {
     /// Encodes what is due and writes what the socket takes now; false when the connection
     /// failed.
     fn send(&mut self, link: &mut Link) -> bool {
+        self.build_late(false);
         if self
             .st
             .transmit(&mut link.out, std::time::Instant::now())
@@ -531,10 +612,10 @@ impl Sim {
                 if !self.send(link) {
                     return false;
                 }
-                if self.st.outstanding() == 0 {
+                if self.unsent() == 0 {
                     return true;
                 }
-                match link.io(true).await {
+                match io(link).await {
                     Ok(Progress::Read) => {
                         if !self.read(link) {
                             return false;
@@ -559,6 +640,15 @@ impl Sim {
         }
         self.st.codec().disconnect(None, &mut link.out);
         link.close(Duration::from_millis(200)).await;
+    }
+}
+
+/// `link.io(true)`, polled in place for plain TCP (a device saying goodbye keeps no I/O future).
+async fn io(link: &mut Link) -> std::io::Result<Progress> {
+    if link.is_tcp() {
+        std::future::poll_fn(|cx| link.poll_tcp(cx, true)).await
+    } else {
+        Box::pin(link.io(true)).await
     }
 }
 
