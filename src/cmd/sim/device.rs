@@ -694,3 +694,155 @@ async fn wait(
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{ConnArgs, Protocol};
+    use crate::cmd::sim::args::SimArgs;
+    use crate::cmd::sim::metrics::Metrics;
+    use crate::cmd::sim::plan::Plan;
+    use crate::conn::ConnConfig;
+    use bytes::BytesMut;
+
+    const WINDOW: u16 = 5;
+
+    fn sim(dev: Device, start: Instant) -> Sim {
+        let cfg = ConnConfig::from_args(&ConnArgs::default(), &super::super::DEFAULTS).unwrap();
+        let group = Arc::new(Group {
+            conn: driver::Plan {
+                cfg,
+                run_session: false,
+                linger: Duration::ZERO,
+                reconnect_timeout: None,
+                bind: None,
+            },
+            codec: Codec::new(Protocol::V311, 1 << 20),
+            settings: Settings {
+                window: WINDOW,
+                keepalive: Duration::from_secs(60),
+                manual_acks: false,
+            },
+        });
+        let fleet = Arc::new(Fleet {
+            metrics: Arc::new(Metrics::new()),
+            handshakes: tokio::sync::Semaphore::new(1),
+            start,
+            count: None,
+            chaos: None,
+            first_failure: std::sync::Mutex::new(None),
+        });
+        let (_tx, rx) = watch::channel(false);
+        Sim::new(dev, group, fleet, Duration::ZERO, None, rx)
+    }
+
+    /// The telemetry messages `transmit` wrote, after the SUBSCRIBE: (pkid, JSON payload).
+    fn published(st: &mut State) -> Vec<(u16, serde_json::Value)> {
+        let mut out = BytesMut::new();
+        st.transmit(&mut out, std::time::Instant::now()).unwrap();
+        if out.first() == Some(&0x82) {
+            let len = usize::from(out[1]);
+            let _ = out.split_to(2 + len);
+        }
+        let codec = Codec::new(Protocol::V311, 1 << 20);
+        let mut got = Vec::new();
+        while let Some(In::Publish(m)) = codec.decode(&mut out).unwrap() {
+            got.push((m.pkid, serde_json::from_slice(&m.payload).unwrap()));
+        }
+        got
+    }
+
+    /// What the device would have sent for `seq` had it been built when due (`ts` aside).
+    fn expected(dev: &Device, count: usize) -> Vec<serde_json::Value> {
+        let mut schedule = dev.schedule();
+        let mut readings = dev.readings();
+        (0..count)
+            .map(|seq| {
+                let at = schedule.next_due();
+                let body = payload::telemetry(&dev.id, 0, seq as u64, readings.sample(at));
+                serde_json::from_slice(&body).unwrap()
+            })
+            .collect()
+    }
+
+    fn without_ts(mut v: serde_json::Value) -> serde_json::Value {
+        v.as_object_mut().unwrap().remove("ts");
+        v
+    }
+
+    /// A device whose window is full (or that is away) keeps late telemetry as a count, and
+    /// builds each message when there is room, in `seq` order, with the device time (metric
+    /// values) and `ts` of when it fell due.
+    #[test]
+    fn late_telemetry_is_a_count_until_the_window_has_room() {
+        // A sine with a 1 s period and no noise: its values show the device time.
+        let dir = tempfile::tempdir().unwrap();
+        let fleet = dir.path().join("fleet.toml");
+        std::fs::write(
+            &fleet,
+            "[[group]]\nname = \"g\"\ndevices = 1\ninterval = \"10ms\"\n\
+             [group.metrics.s]\nkind = \"sine\"\nmean = 0\namplitude = 100\n\
+             period = \"1s\"\nnoise = 0\ndecimals = 3\n",
+        )
+        .unwrap();
+        let args = SimArgs {
+            fleet: Some(fleet),
+            seed: Some(7),
+            ..SimArgs::default()
+        };
+        let plan = Plan::from_args(&args).unwrap();
+        let dev = plan.devices().next().unwrap();
+        let want = expected(&dev, 30);
+        let mut schedule = dev.schedule();
+        let offsets: Vec<Duration> = (0..30).map(|_| schedule.next_due()).collect();
+        // Started long enough ago that 30 fell due.
+        let start = Instant::now() - offsets[29] - Duration::from_millis(1);
+        let mut sim = sim(dev.clone(), start);
+
+        // Away while they fell due: nothing is built.
+        sim.telemetry();
+        assert_eq!(sim.seq, 30);
+        assert_eq!(sim.st.outstanding(), 0);
+        assert_eq!(sim.late.as_ref().map(|l| l.pending), Some(30));
+        assert_eq!(sim.unsent(), 30);
+
+        // Connected: a window's worth is built, the oldest first.
+        sim.online = true;
+        sim.st
+            .connected(false, None, None, std::time::Instant::now());
+        sim.build_late(false);
+        assert_eq!(sim.st.outstanding(), usize::from(WINDOW));
+        assert_eq!(sim.unsent(), 30);
+        let wall = payload::unix_ms(SystemTime::now());
+        let first = published(&mut sim.st);
+        assert_eq!(first.len(), usize::from(WINDOW));
+        for (i, (_, body)) in first.iter().enumerate() {
+            assert_eq!(without_ts(body.clone()), without_ts(want[i].clone()));
+            // Its ts is when it fell due, (offsets[29] - offsets[i]) before now.
+            let behind = (offsets[29] - offsets[i]).as_millis() as u64;
+            let ts = body["ts"].as_u64().unwrap();
+            assert!(wall - ts >= behind && wall - ts <= behind + 1000, "ts {ts}");
+        }
+
+        // Each ack makes room for the next one.
+        let mut next = usize::from(WINDOW);
+        let mut sent = first;
+        while next < 30 {
+            let (pkid, _) = sent.remove(0);
+            sim.st
+                .received(In::PubAck { pkid, reason: None }, std::time::Instant::now());
+            sim.events();
+            sim.build_late(false);
+            let more = published(&mut sim.st);
+            assert_eq!(more.len(), 1);
+            assert_eq!(
+                without_ts(more[0].1.clone()),
+                without_ts(want[next].clone())
+            );
+            sent.extend(more);
+            next += 1;
+        }
+        assert!(sim.late.is_none());
+        assert_eq!(sim.unsent(), usize::from(WINDOW));
+    }
+}
