@@ -379,13 +379,16 @@ impl Sim {
         }
     }
 
-    /// Builds late telemetry, oldest first, while there is room (or all of it, `force`). Each
-    /// carries the `ts` and device time it fell due at, and its ack latency counts from then.
-    fn build_late(&mut self, force: bool) {
+    /// Builds late telemetry, oldest first, at most `most` messages while there is room (or
+    /// regardless, `force`); returns how many. Each carries the `ts` and device time it fell
+    /// due at, and its ack latency counts from then.
+    fn build_late(&mut self, force: bool, most: usize) -> usize {
+        let mut built = 0;
         while let Some(late) = &self.late {
-            if !(force || self.has_room()) {
+            if built == most || !(force || self.has_room()) {
                 break;
             }
+            built += 1;
             let at = late.next;
             let seq = self.seq - late.pending as u64;
             let due = self.start + at;
@@ -400,6 +403,7 @@ impl Sim {
                 late.next = late.schedule.next_due();
             }
         }
+        built
     }
 
     /// Telemetry message `seq` at device time `at`, handed to the session.
@@ -450,7 +454,7 @@ impl Sim {
                     Action::Interval(d) => {
                         // Late messages fell due at the old interval: built now, their times
                         // come from the schedule as it was.
-                        self.build_late(true);
+                        self.build_late(true, usize::MAX);
                         self.schedule.set_interval(*d);
                         self.publish_state(ts);
                     }
@@ -519,13 +523,16 @@ impl Sim {
     /// Encodes what is due and writes what the socket takes now; false when the connection
     /// failed.
     fn send(&mut self, link: &mut Link) -> bool {
-        self.build_late(false);
-        if self
-            .st
-            .transmit(&mut link.out, std::time::Instant::now())
-            .is_err()
-        {
-            return false;
+        let now = std::time::Instant::now();
+        loop {
+            if self.st.transmit(&mut link.out, now).is_err() {
+                return false;
+            }
+            // Late telemetry one message at a time, each encoded before the next is built:
+            // the session's queue (128 bytes a slot) stays short.
+            if self.build_late(false, 1) == 0 {
+                break;
+            }
         }
         match link.push() {
             Ok(true) => {
@@ -615,6 +622,7 @@ impl Sim {
                 if self.unsent() == 0 {
                     return true;
                 }
+                self.st.compact();
                 match io(link).await {
                     Ok(Progress::Read) => {
                         if !self.read(link) {
@@ -810,7 +818,7 @@ mod tests {
         sim.online = true;
         sim.st
             .connected(false, None, None, std::time::Instant::now());
-        sim.build_late(false);
+        sim.build_late(false, usize::MAX);
         assert_eq!(sim.st.outstanding(), usize::from(WINDOW));
         assert_eq!(sim.unsent(), 30);
         let wall = payload::unix_ms(SystemTime::now());
@@ -832,7 +840,7 @@ mod tests {
             sim.st
                 .received(In::PubAck { pkid, reason: None }, std::time::Instant::now());
             sim.events();
-            sim.build_late(false);
+            sim.build_late(false, usize::MAX);
             let more = published(&mut sim.st);
             assert_eq!(more.len(), 1);
             assert_eq!(
