@@ -416,6 +416,11 @@ impl Sim {
         let m = Message::new(self.topic("telemetry"), body, qos, false);
         self.st.publish(seq, m);
         if qos > 0 {
+            // A window's worth at once, not a doubling past it.
+            if self.in_flight.capacity() == 0 {
+                self.in_flight
+                    .reserve_exact(usize::from(self.group.settings.window.max(1)));
+            }
             self.in_flight.push_back((seq, due));
         }
     }
