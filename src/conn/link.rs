@@ -8,6 +8,7 @@
 //! is empty unless the socket is full. That is what keeps an idle device at ~1–2 KiB.
 
 use std::io;
+use std::task::{Context, Poll};
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
@@ -176,6 +177,53 @@ impl Link {
         }
     }
 
+    /// Whether this is a plain TCP link, which `poll_tcp` can drive.
+    pub fn is_tcp(&self) -> bool {
+        matches!(self.kind, Kind::Tcp(_))
+    }
+
+    /// `io` for plain TCP as a poll function: the socket's readiness is polled in place, so a
+    /// task waiting on it stores no future for it (`sim` keeps thousands of such tasks; `io`'s
+    /// future is hundreds of bytes). Same steps and results as `io`; pending for other streams.
+    pub fn poll_tcp(&mut self, cx: &mut Context<'_>, reading: bool) -> Poll<io::Result<Progress>> {
+        let Kind::Tcp(tcp) = &self.kind else {
+            return Poll::Pending;
+        };
+        let want_write = !self.out.is_empty();
+        loop {
+            if want_write && tcp.poll_write_ready(cx)?.is_ready() {
+                match tcp.try_write(&self.out) {
+                    Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                    Ok(n) => {
+                        self.out.advance(n);
+                        if self.out.is_empty() {
+                            self.out = BytesMut::new();
+                            return Poll::Ready(Ok(Progress::Flushed));
+                        }
+                        return Poll::Ready(Ok(Progress::Wrote));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
+            }
+            if !(reading && tcp.poll_read_ready(cx)?.is_ready()) {
+                return Poll::Pending;
+            }
+            let read = if self.frugal {
+                read_via_stack(tcp, &mut self.partial)
+            } else {
+                self.partial.reserve(READ_CHUNK);
+                tcp.try_read_buf(&mut self.partial)
+            };
+            match read {
+                Ok(0) => return Poll::Ready(Ok(Progress::Closed)),
+                Ok(_) => return Poll::Ready(Ok(Progress::Read)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
     /// The next whole packet read, if any. The read buffer is given back once it is empty.
     pub fn next_packet(&mut self, codec: &Codec) -> Result<Option<In>, DecodeError> {
         let p = codec.decode(&mut self.partial)?;
@@ -202,7 +250,9 @@ impl Link {
             }
         })
         .await;
-        let mut sink = [0u8; 1024];
+        // Small: it only drains what comes after DISCONNECT (usually nothing), and it is part
+        // of this future, which each of `sim`'s thousands of devices holds while stopping.
+        let mut sink = [0u8; 64];
         match &mut self.kind {
             Kind::Tcp(tcp) => {
                 let _ = tcp.shutdown().await;

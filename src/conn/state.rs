@@ -21,10 +21,11 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 use super::codec::{Codec, In};
 use super::{AckToken, Incoming, Message, Reason, SubCode, Subscription};
+use crate::cli::Protocol;
 
 /// What the session tells its owner.
 #[derive(Debug)]
@@ -99,7 +100,11 @@ struct Flight {
     tag: u64,
     /// Order of first sending, for resending in the same order.
     order: u64,
-    msg: Message,
+    /// The PUBLISH as first encoded (DUP clear), resent as it is with DUP set; emptied once
+    /// the broker has the message (PUBREC). One allocation the size of the packet rather than
+    /// the message's topic, payload and fields: a thousand `sim` devices with full windows
+    /// hold 20 000 of these.
+    packet: Bytes,
     stage: Stage,
     /// Not yet sent on the current connection.
     due: bool,
@@ -141,7 +146,9 @@ pub struct State {
     next_pkid: u16,
     next_order: u64,
     queue: VecDeque<(u64, Message)>,
-    flights: HashMap<u16, Flight>,
+    /// Boxed: a table slot is then 16 bytes rather than a whole `Flight`, and the table has up
+    /// to twice the slots it has flights (a thousand `sim` devices with full windows hold 20 000).
+    flights: HashMap<u16, Box<Flight>>,
     /// QoS 0 tags written into the buffer, settled by `flushed`.
     written0: Vec<u64>,
     inbound: HashMap<u16, Inbound>,
@@ -347,10 +354,14 @@ impl State {
             return None;
         }
         oldest.strikes += 1;
-        (oldest.strikes >= STRIKES).then(|| Fault::Refused {
-            tag: oldest.tag,
-            topic: oldest.msg.topic.clone(),
-            size: oldest.msg.payload.len(),
+        let v5 = self.codec.protocol == Protocol::V5;
+        (oldest.strikes >= STRIKES).then(|| {
+            let (topic, size) = publish_parts(&oldest.packet, v5);
+            Fault::Refused {
+                tag: oldest.tag,
+                topic,
+                size,
+            }
         })
     }
 
@@ -378,6 +389,7 @@ impl State {
                     self.progress = true;
                     if let Some(f) = self.flights.get_mut(&pkid) {
                         f.stage = Stage::Released;
+                        f.packet = Bytes::new();
                         f.due = true;
                     } else {
                         // A PUBREC for an exchange we have finished (resent after a
@@ -457,7 +469,7 @@ impl State {
         let f = self.flights.remove(&pkid).expect("checked above");
         let result = match reason {
             Some(r) if r.code >= 0x80 => Err(Rejection {
-                topic: f.msg.topic,
+                topic: publish_parts(&f.packet, self.codec.protocol == Protocol::V5).0,
                 reason: r,
             }),
             _ => Ok(()),
@@ -541,7 +553,20 @@ impl State {
                 Stage::Published => {
                     let dup = f.sent;
                     f.sent = true;
-                    self.codec.publish(id, dup, &f.msg, out);
+                    if self.codec.trace {
+                        let (topic, size) =
+                            publish_parts(&f.packet, self.codec.protocol == Protocol::V5);
+                        let (qos, retain) = ((f.packet[0] >> 1) & 3, f.packet[0] & 1 == 1);
+                        eprintln!(
+                            "mqtk: sending PUBLISH (mid {id}, qos {qos}, retain {retain}, \
+                             dup {dup}, {topic:?}, {size} bytes)"
+                        );
+                    }
+                    let at = out.len();
+                    out.extend_from_slice(&f.packet);
+                    if dup {
+                        out[at] |= 0x08;
+                    }
                 }
                 Stage::Released => self.codec.pubrel(id, out),
             }
@@ -574,15 +599,15 @@ impl State {
             self.next_order += 1;
             self.flights.insert(
                 id,
-                Flight {
+                Box::new(Flight {
                     tag,
                     order,
-                    msg,
+                    packet: Bytes::copy_from_slice(&out[before..before + size]),
                     stage: Stage::Published,
                     due: false,
                     sent: true,
                     strikes: 0,
-                },
+                }),
             );
         }
         if out.len() > start {
@@ -651,6 +676,41 @@ impl State {
     }
 }
 
+/// The topic and the payload's size of a PUBLISH as `Codec::publish` encoded it.
+fn publish_parts(packet: &[u8], v5: bool) -> (String, usize) {
+    // Remaining length: 1 to 4 bytes, 7 bits each, after the type and flags.
+    let varint = |at: &mut usize| {
+        let mut value = 0usize;
+        for shift in [0, 7, 14, 21] {
+            let b = packet.get(*at).copied().unwrap_or(0);
+            *at += 1;
+            value |= usize::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        value
+    };
+    let mut at = 1;
+    varint(&mut at);
+    let len = packet
+        .get(at..at + 2)
+        .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+    let topic = packet.get(at + 2..at + 2 + len).unwrap_or_default();
+    at += 2 + len;
+    if packet.first().is_some_and(|b| (b >> 1) & 3 > 0) {
+        at += 2;
+    }
+    if v5 {
+        let props = varint(&mut at);
+        at += props;
+    }
+    (
+        String::from_utf8_lossy(topic).into_owned(),
+        packet.len().saturating_sub(at),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -669,6 +729,45 @@ mod tests {
 
     fn msg(topic: &str, qos: u8) -> Message {
         Message::new(topic, Bytes::from_static(b"x"), qos, false)
+    }
+
+    /// A message in flight is kept as its encoded PUBLISH: resent, it is what encoding it
+    /// again with DUP gives, and its topic and payload size (for rejections and faults) read
+    /// back right, on MQTT 3.1.1 and on MQTT 5 with properties, at every QoS.
+    #[test]
+    fn a_stored_publish_resends_as_encoded_and_reads_back_its_topic_and_size() {
+        use rumqttc::v5::mqttbytes::v5::PublishProperties;
+        let props = crate::conn::codec::Props {
+            publish: Some(PublishProperties {
+                content_type: Some("application/json".into()),
+                user_properties: vec![("k".into(), "v".into())],
+                ..Default::default()
+            }),
+            subscribe: None,
+            unsubscribe: None,
+        };
+        let mut v5 = Codec::new(Protocol::V5, 1 << 20);
+        v5.props = Some(std::sync::Arc::new(props));
+        let payload = vec![7u8; 300];
+        for codec in [Codec::new(Protocol::V311, 1 << 20), v5] {
+            for qos in [0, 1, 2] {
+                let m = Message::new("a/topic/é", payload.clone(), qos, qos == 1);
+                let mut first = BytesMut::new();
+                codec.publish(9, false, &m, &mut first);
+                let mut again = BytesMut::new();
+                codec.publish(9, true, &m, &mut again);
+                let mut resent = first.clone();
+                resent[0] |= 0x08;
+                assert_eq!(resent, again, "{:?} qos {qos}", codec.protocol);
+                let v5 = codec.protocol == Protocol::V5;
+                assert_eq!(
+                    publish_parts(&first, v5),
+                    ("a/topic/é".to_string(), 300),
+                    "{:?} qos {qos}",
+                    codec.protocol
+                );
+            }
+        }
     }
 
     /// What the state wrote, decoded.

@@ -97,13 +97,15 @@ pub struct Metrics {
     commands: AtomicU64,
     rejected_commands: AtomicU64,
     errors: [AtomicU64; ErrorKind::ALL.len()],
-    histograms: Mutex<[Histogram<u64>; Latency::ALL.len()]>,
+    /// `u32` counts: half the memory (three histograms of 23 552 counts), and a count saturates
+    /// at 4 billion samples, more than a run records.
+    histograms: Mutex<[Histogram<u32>; Latency::ALL.len()]>,
 }
 
 /// Latencies recorded in microseconds, from 1 µs to an hour.
 const HIGHEST_US: u64 = 3_600_000_000;
 
-fn histogram() -> Histogram<u64> {
+fn histogram() -> Histogram<u32> {
     Histogram::new_with_bounds(1, HIGHEST_US, 3).expect("valid histogram bounds")
 }
 
