@@ -6,6 +6,7 @@
 //! while the owner has not taken the events already decoded (a blocked stdout slows `sub`, it
 //! does not grow memory), but writing, and so keep-alive, goes on.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -41,7 +42,9 @@ pub enum FromDriver {
         session_present: bool,
     },
     Lost(String),
-    Event(Event),
+    /// Events in the order they happened, at most `EVENT_BATCH` of them: one hand-over (and
+    /// at most one wake-up of the owner) for all the messages of a read.
+    Events(VecDeque<Event>),
     /// The run cannot go on (refused, a message the broker never takes, gave up reconnecting).
     Fatal(Failure),
     /// `--reconnect-timeout` passed without a connection.
@@ -56,6 +59,9 @@ pub const RUN_SESSION_EXPIRY: u32 = 300;
 
 /// Events decoded but not taken by the owner, before reading pauses.
 pub const EVENT_QUEUE: usize = 1024;
+
+/// Events handed to the owner at once; the channel holds `EVENT_QUEUE / EVENT_BATCH` batches.
+pub const EVENT_BATCH: usize = 256;
 
 /// How the connections of one run are made.
 pub struct Plan {
@@ -410,8 +416,9 @@ pub async fn drive(
         let useful = state.was_useful();
         let fault = state.disconnected();
         // The events of the old connection go out before "lost".
-        while let Some(ev) = state.poll_event() {
-            if tx.send(FromDriver::Event(ev)).await.is_err() {
+        while state.has_events() {
+            let batch = state.take_events(EVENT_BATCH);
+            if tx.send(FromDriver::Events(batch)).await.is_err() {
                 return;
             }
         }
@@ -567,115 +574,135 @@ async fn run(
     tx: &mpsc::Sender<FromDriver>,
     disconnect_asked: &mut bool,
 ) -> End {
-    let debug = plan.cfg.debug;
-    let mut link = Link::new(stream, rest);
-    let mut closing = false;
-    let mut stash: Option<Event> = None;
-    let mut rx_open = true;
-    // The CONNACK's read may have brought more packets.
-    let mut decode = true;
-    loop {
-        if decode {
-            decode = false;
-            let now = Instant::now().into_std();
-            loop {
-                match link.next_packet(state.codec()) {
-                    Ok(Some(p)) => {
-                        if debug {
-                            trace(&p);
+    // A batch the owner's queue had no room for; back to the state when the connection ends,
+    // to go out before "lost".
+    let mut unsent: Option<VecDeque<Event>> = None;
+    let end = async {
+        let stash = &mut unsent;
+        let debug = plan.cfg.debug;
+        let mut link = Link::new(stream, rest);
+        let mut closing = false;
+        let mut rx_open = true;
+        // Bytes read and not decoded yet (the CONNACK's read may have brought more packets).
+        let mut decode = true;
+        loop {
+            if decode && stash.is_none() {
+                let now = Instant::now().into_std();
+                // Up to one batch of events: what is left stays bytes in the link until the owner
+                // has room, so memory is bounded by the owner's queue, not by how much one read
+                // brought.
+                while state.event_count() < EVENT_BATCH {
+                    match link.next_packet(state.codec()) {
+                        Ok(Some(p)) => {
+                            if debug {
+                                trace(&p);
+                            }
+                            if let In::Disconnect { reason } = &p {
+                                return End::Lost(match reason {
+                                    Some(r) => format!("the broker sent DISCONNECT: {}", r.text),
+                                    None => "the broker sent DISCONNECT".into(),
+                                });
+                            }
+                            state.received(p, now);
                         }
-                        if let In::Disconnect { reason } = &p {
-                            return End::Lost(match reason {
-                                Some(r) => format!("the broker sent DISCONNECT: {}", r.text),
-                                None => "the broker sent DISCONNECT".into(),
-                            });
+                        Ok(None) => {
+                            decode = false;
+                            break;
                         }
-                        state.received(p, now);
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        return End::Lost(format!("the broker sent a malformed packet ({e})"));
+                        Err(e) => {
+                            return End::Lost(format!("the broker sent a malformed packet ({e})"));
+                        }
                     }
                 }
             }
-        }
-        // Commands already waiting, all of them: one write carries them together.
-        while rx_open {
-            match rx.try_recv() {
-                Ok(cmd) => apply(cmd, state, disconnect_asked),
-                Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => rx_open = false,
-            }
-        }
-        if !rx_open {
-            return End::Gone;
-        }
-        // Events to the owner, until its queue is full.
-        while let Some(ev) = stash.take().or_else(|| state.poll_event()) {
-            match tx.try_send(FromDriver::Event(ev)) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(FromDriver::Event(ev))) => {
-                    stash = Some(ev);
-                    break;
-                }
-                Err(_) => return End::Gone,
-            }
-        }
-        let now = Instant::now();
-        if !closing {
-            if let Err(f) = state.transmit(&mut link.out, now.into_std()) {
-                match give_up(&f) {
-                    Some(failure) => return End::Fatal(failure),
-                    None => return End::Lost("no answer to PINGREQ".into()),
+            // Commands already waiting, all of them: one write carries them together.
+            while rx_open {
+                match rx.try_recv() {
+                    Ok(cmd) => apply(cmd, state, disconnect_asked),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => rx_open = false,
                 }
             }
-            if *disconnect_asked {
-                state
-                    .codec()
-                    .disconnect(plan.disconnect_properties(), &mut link.out);
-                closing = true;
+            if !rx_open {
+                return End::Gone;
             }
-            match link.push() {
-                Ok(true) => {
-                    state.flushed();
-                    // QoS 0 messages just settled: tell the owner before waiting.
-                    if state.has_events() && stash.is_none() {
-                        continue;
+            // Events to the owner, a batch at a time, until its queue is full.
+            while stash.is_none() && state.has_events() {
+                match tx.try_send(FromDriver::Events(state.take_events(EVENT_BATCH))) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(FromDriver::Events(batch))) => {
+                        *stash = Some(batch);
+                    }
+                    Err(_) => return End::Gone,
+                }
+            }
+            let now = Instant::now();
+            if !closing {
+                if let Err(f) = state.transmit(&mut link.out, now.into_std()) {
+                    match give_up(&f) {
+                        Some(failure) => return End::Fatal(failure),
+                        None => return End::Lost("no answer to PINGREQ".into()),
                     }
                 }
-                Ok(false) => {}
-                Err(e) => return End::Lost(lost_words(&e, plan)),
+                if *disconnect_asked {
+                    state
+                        .codec()
+                        .disconnect(plan.disconnect_properties(), &mut link.out);
+                    closing = true;
+                }
+                match link.push() {
+                    Ok(true) => {
+                        state.flushed();
+                        // QoS 0 messages just settled: tell the owner before waiting.
+                        if state.has_events() && stash.is_none() {
+                            continue;
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(e) => return End::Lost(lost_words(&e, plan)),
+                }
             }
-        }
-        if closing {
-            link.close(plan.linger).await;
-            return End::Closed;
-        }
-        let reading = stash.is_none();
-        let deadline = state.deadline().map(Instant::from_std);
-        if reading && let Err(Fault::KeepAliveTimeout) = state.check(now.into_std()) {
-            return End::Lost("the broker did not answer PINGREQ within the keep-alive".into());
-        }
-        tokio::select! {
-            biased;
-            cmd = rx.recv() => match cmd {
-                Some(cmd) => apply(cmd, state, disconnect_asked),
-                None => rx_open = false,
-            },
-            permit = tx.reserve(), if stash.is_some() => match permit {
-                Ok(p) => p.send(FromDriver::Event(stash.take().expect("checked"))),
-                Err(_) => return End::Gone,
-            },
-            r = link.io(reading) => match r {
-                Ok(Progress::Read) => decode = true,
-                Ok(Progress::Wrote) => {}
-                Ok(Progress::Flushed) => state.flushed(),
-                Ok(Progress::Closed) => return End::Lost("the broker closed the connection".into()),
-                Err(e) => return End::Lost(lost_words(&e, plan)),
-            },
-            () = sleep_until(deadline) => {}
+            if closing {
+                link.close(plan.linger).await;
+                return End::Closed;
+            }
+            if decode && stash.is_none() {
+                // More whole packets may be waiting in what was read: decode them before reading.
+                continue;
+            }
+            let reading = stash.is_none();
+            let deadline = state.deadline().map(Instant::from_std);
+            if reading && let Err(Fault::KeepAliveTimeout) = state.check(now.into_std()) {
+                return End::Lost("the broker did not answer PINGREQ within the keep-alive".into());
+            }
+            tokio::select! {
+                biased;
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => apply(cmd, state, disconnect_asked),
+                    None => rx_open = false,
+                },
+                permit = tx.reserve(), if stash.is_some() => match permit {
+                    Ok(p) => p.send(FromDriver::Events(stash.take().expect("checked"))),
+                    Err(_) => return End::Gone,
+                },
+                r = link.io(reading) => match r {
+                    Ok(Progress::Read) => decode = true,
+                    Ok(Progress::Wrote) => {}
+                    Ok(Progress::Flushed) => state.flushed(),
+                    Ok(Progress::Closed) => {
+                        return End::Lost("the broker closed the connection".into());
+                    }
+                    Err(e) => return End::Lost(lost_words(&e, plan)),
+                },
+                () = sleep_until(deadline) => {}
+            }
         }
     }
+    .await;
+    if let Some(batch) = unsent {
+        state.put_back_events(batch);
+    }
+    end
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

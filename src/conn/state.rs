@@ -370,7 +370,7 @@ impl State {
         }
         let _ = now;
         match packet {
-            In::Publish(mut m) => self.on_publish(&mut m),
+            In::Publish(m) => self.on_publish(m),
             In::PubAck { pkid, reason } => self.settle(pkid, Stage::Published, reason),
             In::PubRec { pkid, reason } => match reason {
                 Some(r) if r.code >= 0x80 => self.settle(pkid, Stage::Published, Some(r)),
@@ -417,7 +417,7 @@ impl State {
         }
     }
 
-    fn on_publish(&mut self, m: &mut Incoming) {
+    fn on_publish(&mut self, mut m: Incoming) {
         m.generation = self.epoch;
         match m.qos {
             0 => {}
@@ -445,7 +445,7 @@ impl State {
                 }
             },
         }
-        self.events.push_back(Event::Message(m.clone()));
+        self.events.push_back(Event::Message(m));
     }
 
     fn settle(&mut self, pkid: u16, expected: Stage, reason: Option<Reason>) {
@@ -497,6 +497,28 @@ impl State {
     /// The next event for the owner.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
+    }
+
+    /// Puts events taken with `take_events` back in front of the queue, oldest first (the
+    /// owner had no room for them).
+    pub fn put_back_events(&mut self, mut events: VecDeque<Event>) {
+        events.append(&mut self.events);
+        self.events = events;
+    }
+
+    /// How many events are waiting for the owner.
+    pub fn event_count(&self) -> usize {
+        self.events.len()
+    }
+
+    /// The events waiting for the owner, oldest first, at most `max` of them: the whole queue
+    /// when it fits (no event is moved), else its first `max`.
+    pub fn take_events(&mut self, max: usize) -> VecDeque<Event> {
+        if self.events.len() <= max {
+            std::mem::take(&mut self.events)
+        } else {
+            self.events.drain(..max).collect()
+        }
     }
 
     /// Encodes everything that is due into `out`: acks first, then resends, then new messages
