@@ -60,6 +60,9 @@ pub const RUN_SESSION_EXPIRY: u32 = 300;
 /// Events decoded but not taken by the owner, before reading pauses.
 pub const EVENT_QUEUE: usize = 1024;
 
+/// See `drive`'s `gather`.
+pub const GATHER: Duration = Duration::from_micros(50);
+
 /// Events handed to the owner at once; the channel holds `EVENT_QUEUE / EVENT_BATCH` batches.
 pub const EVENT_BATCH: usize = 256;
 
@@ -313,11 +316,20 @@ enum End {
 }
 
 /// The driver task of a `Session`.
+///
+/// `gather`: for a subscriber whose driver has a thread of its own. After a read that emptied
+/// the socket, the thread sleeps this long before it waits for more, so that the messages of
+/// a stream arrive a few dozen per read rather than one by one: a driver asleep in the poller
+/// has to be woken for every message the broker writes, which costs the broker more than
+/// writing it (mosquitto is single-threaded: its time is every subscriber's throughput), and
+/// costs us a context switch per message. Only the messages after the first of a stream wait,
+/// and at most this long.
 pub async fn drive(
     plan: Plan,
     mut state: State,
     mut rx: mpsc::UnboundedReceiver<ToDriver>,
     tx: mpsc::Sender<FromDriver>,
+    gather: Option<Duration>,
 ) {
     let mut connected_once = false;
     let mut backoff = Backoff::new();
@@ -408,9 +420,12 @@ pub async fn drive(
             &mut state,
             stream,
             rest,
-            &mut rx,
-            &tx,
+            Owner {
+                rx: &mut rx,
+                tx: &tx,
+            },
             &mut disconnect_asked,
+            gather,
         )
         .await;
         let useful = state.was_useful();
@@ -564,16 +579,23 @@ impl Backoff {
     }
 }
 
+/// The channels to and from the owner.
+struct Owner<'a> {
+    rx: &'a mut mpsc::UnboundedReceiver<ToDriver>,
+    tx: &'a mpsc::Sender<FromDriver>,
+}
+
 /// One connection: until it is lost, DISCONNECT is written, or the owner is gone.
 async fn run(
     plan: &Plan,
     state: &mut State,
     stream: Stream,
     rest: BytesMut,
-    rx: &mut mpsc::UnboundedReceiver<ToDriver>,
-    tx: &mpsc::Sender<FromDriver>,
+    owner: Owner<'_>,
     disconnect_asked: &mut bool,
+    gather: Option<Duration>,
 ) -> End {
+    let Owner { rx, tx } = owner;
     // A batch the owner's queue had no room for; back to the state when the connection ends,
     // to go out before "lost".
     let mut unsent: Option<VecDeque<Event>> = None;
@@ -585,6 +607,8 @@ async fn run(
         let mut rx_open = true;
         // Bytes read and not decoded yet (the CONNACK's read may have brought more packets).
         let mut decode = true;
+        // The last read emptied the socket: let the next messages gather (`gather`).
+        let mut gathering = false;
         loop {
             if decode && stash.is_none() {
                 let now = Instant::now().into_std();
@@ -671,6 +695,13 @@ async fn run(
                 continue;
             }
             let reading = stash.is_none();
+            if reading
+                && std::mem::take(&mut gathering)
+                && let Some(pause) = gather
+            {
+                // A blocking sleep, and short: the driver is alone on its thread (`gather`).
+                std::thread::sleep(pause);
+            }
             let deadline = state.deadline().map(Instant::from_std);
             if reading && let Err(Fault::KeepAliveTimeout) = state.check(now.into_std()) {
                 return End::Lost("the broker did not answer PINGREQ within the keep-alive".into());
@@ -686,7 +717,10 @@ async fn run(
                     Err(_) => return End::Gone,
                 },
                 r = link.io(reading) => match r {
-                    Ok(Progress::Read) => decode = true,
+                    Ok(Progress::Read) => {
+                        decode = true;
+                        gathering = link.drained();
+                    }
                     Ok(Progress::Wrote) => {}
                     Ok(Progress::Flushed) => state.flushed(),
                     Ok(Progress::Closed) => {

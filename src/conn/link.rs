@@ -50,6 +50,8 @@ pub struct Link {
     pub out: BytesMut,
     /// Written but not flushed (TLS and WebSockets buffer inside the stream).
     unflushed: bool,
+    /// The last read took everything the socket had (plain TCP).
+    drained: bool,
 }
 
 impl Link {
@@ -68,6 +70,7 @@ impl Link {
             partial: rest,
             out: BytesMut::new(),
             unflushed: false,
+            drained: false,
         }
     }
 
@@ -77,6 +80,12 @@ impl Link {
         let mut link = Link::new(stream, rest);
         link.frugal = true;
         link
+    }
+
+    /// True when the last read emptied the socket (plain TCP): what comes next is not there
+    /// yet.
+    pub fn drained(&self) -> bool {
+        self.drained
     }
 
     /// True when nothing is waiting to be written or flushed.
@@ -137,7 +146,7 @@ impl Link {
                 let read = if self.frugal {
                     read_via_stack(tcp, &mut self.partial)
                 } else {
-                    read_draining(tcp, &mut self.partial)
+                    read_draining(tcp, &mut self.partial, &mut self.drained)
                 };
                 match read {
                     Ok(0) => return Ok(Progress::Closed),
@@ -233,12 +242,13 @@ fn read_via_stack(tcp: &TcpStream, partial: &mut BytesMut) -> io::Result<usize> 
 /// Reads into `partial`. A read that did not fill the room offered has emptied the socket, so
 /// its readiness is cleared with it (as tokio's own `poll_read` does): the next wait goes
 /// straight to the poller instead of first making a read that finds nothing.
-fn read_draining(tcp: &TcpStream, partial: &mut BytesMut) -> io::Result<usize> {
+fn read_draining(tcp: &TcpStream, partial: &mut BytesMut, drained: &mut bool) -> io::Result<usize> {
     partial.reserve(READ_CHUNK);
     let room = partial.capacity() - partial.len();
     let mut got = 0;
     let r = tcp.try_io(tokio::io::Interest::READABLE, || {
         got = tcp.try_read_buf(partial)?;
+        *drained = got < room;
         if got > 0 && got < room {
             Err(io::ErrorKind::WouldBlock.into())
         } else {

@@ -158,7 +158,10 @@ impl Session {
         };
         let (to_driver, rx) = mpsc::unbounded_channel();
         let (tx, from_driver) = mpsc::channel(driver::EVENT_QUEUE / driver::EVENT_BATCH);
-        let driver = tokio::spawn(driver::drive(plan, state, rx, tx));
+        let parallel = tokio::runtime::Handle::current().runtime_flavor()
+            == tokio::runtime::RuntimeFlavor::MultiThread;
+        let gather = (subscriber && parallel).then_some(driver::GATHER);
+        let driver = tokio::spawn(driver::drive(plan, state, rx, tx, gather));
         let mut s = Session {
             to_driver,
             from_driver,
@@ -173,8 +176,7 @@ impl Session {
             endpoint: cfg.endpoint.clone(),
             quiet: cfg.quiet,
             lost_at: None,
-            parallel: tokio::runtime::Handle::current().runtime_flavor()
-                == tokio::runtime::RuntimeFlavor::MultiThread,
+            parallel,
         };
         while !s.connected {
             s.pump().await?;
