@@ -738,6 +738,40 @@ mod tests {
         })
     }
 
+    fn message_ids(events: impl IntoIterator<Item = Event>) -> Vec<u16> {
+        events
+            .into_iter()
+            .map(|e| match e {
+                Event::Message(m) => m.pkid,
+                other => panic!("not a message: {other:?}"),
+            })
+            .collect()
+    }
+
+    /// The driver hands events over in batches: the queue itself when it fits, else its
+    /// oldest `max`; a batch the owner had no room for goes back in front, so the order the
+    /// broker sent them in survives both.
+    #[test]
+    fn events_leave_in_batches_and_in_order() {
+        let t0 = Instant::now();
+        let mut s = state(10, true);
+        s.connected(false, None, None, t0);
+        for pkid in 1..=5 {
+            s.received(incoming(pkid, 1, false), t0);
+        }
+        let first = s.take_events(2);
+        assert_eq!(s.event_count(), 3);
+        s.put_back_events(first);
+        assert_eq!(message_ids(s.take_events(usize::MAX)), [1, 2, 3, 4, 5]);
+        assert!(!s.has_events());
+
+        s.received(incoming(6, 1, false), t0);
+        let batch = s.take_events(4);
+        s.received(incoming(7, 1, false), t0);
+        s.put_back_events(batch);
+        assert_eq!(message_ids(s.take_events(4)), [6, 7]);
+    }
+
     fn delivered(s: &mut State) -> usize {
         let mut n = 0;
         while let Some(e) = s.poll_event() {
