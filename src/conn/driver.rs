@@ -335,6 +335,9 @@ pub async fn drive(
     let mut backoff = Backoff::new();
     let mut disconnect_asked = false;
     let mut lost_since: Option<Instant> = None;
+    // A batch of events the owner's queue has no room for yet; one left when a connection
+    // ends goes back to the state, to reach the owner before "lost".
+    let mut stash: Option<VecDeque<Event>> = None;
     loop {
         let clean = plan.clean_start(connected_once);
         let codec = state.codec().clone();
@@ -423,11 +426,15 @@ pub async fn drive(
             Owner {
                 rx: &mut rx,
                 tx: &tx,
+                stash: &mut stash,
             },
             &mut disconnect_asked,
             gather,
         )
         .await;
+        if let Some(batch) = stash.take() {
+            state.put_back_events(batch);
+        }
         let useful = state.was_useful();
         let fault = state.disconnected();
         // The events of the old connection go out before "lost".
@@ -579,10 +586,11 @@ impl Backoff {
     }
 }
 
-/// The channels to and from the owner.
+/// The channels to and from the owner, and a batch of events its queue had no room for yet.
 struct Owner<'a> {
     rx: &'a mut mpsc::UnboundedReceiver<ToDriver>,
     tx: &'a mpsc::Sender<FromDriver>,
+    stash: &'a mut Option<VecDeque<Event>>,
 }
 
 /// One connection: until it is lost, DISCONNECT is written, or the owner is gone.
@@ -595,148 +603,135 @@ async fn run(
     disconnect_asked: &mut bool,
     gather: Option<Duration>,
 ) -> End {
-    let Owner { rx, tx } = owner;
-    // A batch the owner's queue had no room for; back to the state when the connection ends,
-    // to go out before "lost".
-    let mut unsent: Option<VecDeque<Event>> = None;
-    let end = async {
-        let stash = &mut unsent;
-        let debug = plan.cfg.debug;
-        let mut link = Link::new(stream, rest);
-        let mut closing = false;
-        let mut rx_open = true;
-        // Bytes read and not decoded yet (the CONNACK's read may have brought more packets).
-        let mut decode = true;
-        // The last read emptied the socket: let the next messages gather (`gather`).
-        let mut gathering = false;
-        loop {
-            if decode && stash.is_none() {
-                let now = Instant::now().into_std();
-                // Up to one batch of events: what is left stays bytes in the link until the owner
-                // has room, so memory is bounded by the owner's queue, not by how much one read
-                // brought.
-                while state.event_count() < EVENT_BATCH {
-                    match link.next_packet(state.codec()) {
-                        Ok(Some(p)) => {
-                            if debug {
-                                trace(&p);
-                            }
-                            if let In::Disconnect { reason } = &p {
-                                return End::Lost(match reason {
-                                    Some(r) => format!("the broker sent DISCONNECT: {}", r.text),
-                                    None => "the broker sent DISCONNECT".into(),
-                                });
-                            }
-                            state.received(p, now);
+    let Owner { rx, tx, stash } = owner;
+    let debug = plan.cfg.debug;
+    let mut link = Link::new(stream, rest);
+    let mut closing = false;
+    let mut rx_open = true;
+    // Bytes read and not decoded yet (the CONNACK's read may have brought more packets).
+    let mut decode = true;
+    // The last read emptied the socket: let the next messages gather (`gather`).
+    let mut gathering = false;
+    loop {
+        if decode && stash.is_none() {
+            let now = Instant::now().into_std();
+            // Up to one batch of events: what is left stays bytes in the link until the owner
+            // has room, so memory is bounded by the owner's queue, not by how much one read
+            // brought.
+            while state.event_count() < EVENT_BATCH {
+                match link.next_packet(state.codec()) {
+                    Ok(Some(p)) => {
+                        if debug {
+                            trace(&p);
                         }
-                        Ok(None) => {
-                            decode = false;
-                            break;
+                        if let In::Disconnect { reason } = &p {
+                            return End::Lost(match reason {
+                                Some(r) => format!("the broker sent DISCONNECT: {}", r.text),
+                                None => "the broker sent DISCONNECT".into(),
+                            });
                         }
-                        Err(e) => {
-                            return End::Lost(format!("the broker sent a malformed packet ({e})"));
-                        }
+                        state.received(p, now);
+                    }
+                    Ok(None) => {
+                        decode = false;
+                        break;
+                    }
+                    Err(e) => {
+                        return End::Lost(format!("the broker sent a malformed packet ({e})"));
                     }
                 }
-            }
-            // Commands already waiting, all of them: one write carries them together.
-            while rx_open {
-                match rx.try_recv() {
-                    Ok(cmd) => apply(cmd, state, disconnect_asked),
-                    Err(mpsc::error::TryRecvError::Empty) => break,
-                    Err(mpsc::error::TryRecvError::Disconnected) => rx_open = false,
-                }
-            }
-            if !rx_open {
-                return End::Gone;
-            }
-            // Events to the owner, a batch at a time, until its queue is full.
-            while stash.is_none() && state.has_events() {
-                match tx.try_send(FromDriver::Events(state.take_events(EVENT_BATCH))) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(FromDriver::Events(batch))) => {
-                        *stash = Some(batch);
-                    }
-                    Err(_) => return End::Gone,
-                }
-            }
-            let now = Instant::now();
-            if !closing {
-                if let Err(f) = state.transmit(&mut link.out, now.into_std()) {
-                    match give_up(&f) {
-                        Some(failure) => return End::Fatal(failure),
-                        None => return End::Lost("no answer to PINGREQ".into()),
-                    }
-                }
-                if *disconnect_asked {
-                    state
-                        .codec()
-                        .disconnect(plan.disconnect_properties(), &mut link.out);
-                    closing = true;
-                }
-                match link.push() {
-                    Ok(true) => {
-                        state.flushed();
-                        // QoS 0 messages just settled: tell the owner before waiting.
-                        if state.has_events() && stash.is_none() {
-                            continue;
-                        }
-                    }
-                    Ok(false) => {}
-                    Err(e) => return End::Lost(lost_words(&e, plan)),
-                }
-            }
-            if closing {
-                link.close(plan.linger).await;
-                return End::Closed;
-            }
-            if decode && stash.is_none() {
-                // More whole packets may be waiting in what was read: decode them before reading.
-                continue;
-            }
-            let reading = stash.is_none();
-            if reading
-                && std::mem::take(&mut gathering)
-                && let Some(pause) = gather
-            {
-                // A blocking sleep, and short: the driver is alone on its thread (`gather`).
-                std::thread::sleep(pause);
-            }
-            let deadline = state.deadline().map(Instant::from_std);
-            if reading && let Err(Fault::KeepAliveTimeout) = state.check(now.into_std()) {
-                return End::Lost("the broker did not answer PINGREQ within the keep-alive".into());
-            }
-            tokio::select! {
-                biased;
-                cmd = rx.recv() => match cmd {
-                    Some(cmd) => apply(cmd, state, disconnect_asked),
-                    None => rx_open = false,
-                },
-                permit = tx.reserve(), if stash.is_some() => match permit {
-                    Ok(p) => p.send(FromDriver::Events(stash.take().expect("checked"))),
-                    Err(_) => return End::Gone,
-                },
-                r = link.io(reading) => match r {
-                    Ok(Progress::Read) => {
-                        decode = true;
-                        gathering = link.drained();
-                    }
-                    Ok(Progress::Wrote) => {}
-                    Ok(Progress::Flushed) => state.flushed(),
-                    Ok(Progress::Closed) => {
-                        return End::Lost("the broker closed the connection".into());
-                    }
-                    Err(e) => return End::Lost(lost_words(&e, plan)),
-                },
-                () = sleep_until(deadline) => {}
             }
         }
+        // Commands already waiting, all of them: one write carries them together.
+        while rx_open {
+            match rx.try_recv() {
+                Ok(cmd) => apply(cmd, state, disconnect_asked),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => rx_open = false,
+            }
+        }
+        if !rx_open {
+            return End::Gone;
+        }
+        // Events to the owner, a batch at a time, until its queue is full.
+        while stash.is_none() && state.has_events() {
+            match tx.try_send(FromDriver::Events(state.take_events(EVENT_BATCH))) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(FromDriver::Events(batch))) => {
+                    *stash = Some(batch);
+                }
+                Err(_) => return End::Gone,
+            }
+        }
+        let now = Instant::now();
+        if !closing {
+            if let Err(f) = state.transmit(&mut link.out, now.into_std()) {
+                match give_up(&f) {
+                    Some(failure) => return End::Fatal(failure),
+                    None => return End::Lost("no answer to PINGREQ".into()),
+                }
+            }
+            if *disconnect_asked {
+                state
+                    .codec()
+                    .disconnect(plan.disconnect_properties(), &mut link.out);
+                closing = true;
+            }
+            match link.push() {
+                Ok(true) => {
+                    state.flushed();
+                    // QoS 0 messages just settled: tell the owner before waiting.
+                    if state.has_events() && stash.is_none() {
+                        continue;
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => return End::Lost(lost_words(&e, plan)),
+            }
+        }
+        if closing {
+            link.close(plan.linger).await;
+            return End::Closed;
+        }
+        if decode && stash.is_none() {
+            // More whole packets may be waiting in what was read: decode them before reading.
+            continue;
+        }
+        let reading = stash.is_none();
+        if reading
+            && std::mem::take(&mut gathering)
+            && let Some(pause) = gather
+        {
+            // A blocking sleep, and short: the driver is alone on its thread (`gather`).
+            std::thread::sleep(pause);
+        }
+        let deadline = state.deadline().map(Instant::from_std);
+        if reading && let Err(Fault::KeepAliveTimeout) = state.check(now.into_std()) {
+            return End::Lost("the broker did not answer PINGREQ within the keep-alive".into());
+        }
+        tokio::select! {
+            biased;
+            cmd = rx.recv() => match cmd {
+                Some(cmd) => apply(cmd, state, disconnect_asked),
+                None => rx_open = false,
+            },
+            permit = tx.reserve(), if stash.is_some() => match permit {
+                Ok(p) => p.send(FromDriver::Events(stash.take().expect("checked"))),
+                Err(_) => return End::Gone,
+            },
+            r = link.io(reading) => match r {
+                Ok(Progress::Read) => {
+                    decode = true;
+                    gathering = link.drained();
+                }
+                Ok(Progress::Wrote) => {}
+                Ok(Progress::Flushed) => state.flushed(),
+                Ok(Progress::Closed) => return End::Lost("the broker closed the connection".into()),
+                Err(e) => return End::Lost(lost_words(&e, plan)),
+            },
+            () = sleep_until(deadline) => {}
+        }
     }
-    .await;
-    if let Some(batch) = unsent {
-        state.put_back_events(batch);
-    }
-    end
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
