@@ -70,6 +70,9 @@ pub struct Printer {
     /// Stdout is a Windows console, which takes text, not bytes (see `flush`).
     #[cfg(windows)]
     console: bool,
+    /// When the messages of this batch were received: read once per batch, as they were all
+    /// here when its first one was rendered.
+    received: Option<SystemTime>,
 }
 
 impl Printer {
@@ -87,6 +90,7 @@ impl Printer {
             gone: None,
             #[cfg(windows)]
             console: std::io::IsTerminal::is_terminal(&io::stdout()),
+            received: None,
         })
     }
 
@@ -117,13 +121,21 @@ impl Printer {
     /// never. Cancel-safe. Tested by tests/subscribe.rs
     /// `a_reader_that_exits_ends_sub_without_another_message`.
     pub async fn reader_gone(&self) {
-        if let Some(rx) = &self.gone {
-            let mut rx = rx.clone();
-            if rx.wait_for(|gone| *gone).await.is_ok() {
+        self.gone().await;
+    }
+
+    /// `reader_gone` as a future that does not borrow the printer: made once, it can be
+    /// waited for again and again while messages are rendered in between.
+    pub fn gone(&self) -> impl Future<Output = ()> + 'static + use<> {
+        let rx = self.gone.clone();
+        async move {
+            if let Some(mut rx) = rx
+                && rx.wait_for(|gone| *gone).await.is_ok()
+            {
                 return;
             }
+            std::future::pending().await
         }
-        std::future::pending().await
     }
 
     /// Renders one message; false when it was skipped (`%J` on a payload that is not JSON,
@@ -137,7 +149,7 @@ impl Printer {
             retain: m.retain,
             mid: m.pkid,
             properties: props.as_ref(),
-            received: SystemTime::now(),
+            received: *self.received.get_or_insert_with(SystemTime::now),
         };
         match self.output.write(&msg, &mut self.buf) {
             Ok(()) => true,
@@ -156,6 +168,7 @@ impl Printer {
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
+        self.received = None;
         if self.buf.is_empty() {
             return Ok(());
         }

@@ -198,6 +198,11 @@ async fn receive(
     let mut handled_now: VecDeque<u16> = VecDeque::with_capacity(RECENT_IDS);
     let mut handled_before: VecDeque<u16> = VecDeque::new();
     let mut retained = RetainedEnd::new(plan.retained_only || plan.remove_retained);
+    // Made once: a new timer or watch per wait would cost more than the wait.
+    let timeout = sleep_until(deadline);
+    tokio::pin!(timeout);
+    let gone = printer.gone();
+    tokio::pin!(gone);
     loop {
         // While output is waiting to be written, take what has already arrived without
         // waiting; once nothing has (or a batch is full), write, and wait watching the clock
@@ -216,13 +221,22 @@ async fn receive(
                 if retained.fence_due() {
                     session.fence()?;
                 }
+                // A stream of messages goes on with the next read's batch in a moment:
+                // look for it before falling asleep. Signals, the clock and the reader are
+                // looked at first either way.
+                let soon = session.try_next_event_soon()?;
                 tokio::select! {
                     biased;
                     _ = signals.recv() => return Ok(Stop::Done),
-                    _ = sleep_until(deadline) => return Ok(Stop::TimedOut),
+                    () = &mut timeout => return Ok(Stop::TimedOut),
                     // Quietly, as a write into the closed pipe would (exit 0, normal DISCONNECT).
-                    () = printer.reader_gone() => return Ok(Stop::Done),
-                    e = session.next_event() => e?,
+                    () = &mut gone => return Ok(Stop::Done),
+                    e = async {
+                        match soon {
+                            Some(e) => Ok(e),
+                            None => session.next_event().await,
+                        }
+                    } => e?,
                 }
             }
         };

@@ -6,6 +6,7 @@
 //! while the owner has not taken the events already decoded (a blocked stdout slows `sub`, it
 //! does not grow memory), but writing, and so keep-alive, goes on.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -41,7 +42,9 @@ pub enum FromDriver {
         session_present: bool,
     },
     Lost(String),
-    Event(Event),
+    /// Events in the order they happened, at most `EVENT_BATCH` of them: one hand-over (and
+    /// at most one wake-up of the owner) for all the messages of a read.
+    Events(VecDeque<Event>),
     /// The run cannot go on (refused, a message the broker never takes, gave up reconnecting).
     Fatal(Failure),
     /// `--reconnect-timeout` passed without a connection.
@@ -56,6 +59,12 @@ pub const RUN_SESSION_EXPIRY: u32 = 300;
 
 /// Events decoded but not taken by the owner, before reading pauses.
 pub const EVENT_QUEUE: usize = 1024;
+
+/// See `drive`'s `gather`.
+pub const GATHER: Duration = Duration::from_micros(50);
+
+/// Events handed to the owner at once; the channel holds `EVENT_QUEUE / EVENT_BATCH` batches.
+pub const EVENT_BATCH: usize = 256;
 
 /// How the connections of one run are made.
 pub struct Plan {
@@ -307,16 +316,28 @@ enum End {
 }
 
 /// The driver task of a `Session`.
+///
+/// `gather`: for a subscriber whose driver has a thread of its own. After a read that emptied
+/// the socket, the thread sleeps this long before it waits for more, so that the messages of
+/// a stream arrive a few dozen per read rather than one by one: a driver asleep in the poller
+/// has to be woken for every message the broker writes, which costs the broker more than
+/// writing it (mosquitto is single-threaded: its time is every subscriber's throughput), and
+/// costs us a context switch per message. Only the messages after the first of a stream wait,
+/// and at most this long.
 pub async fn drive(
     plan: Plan,
     mut state: State,
     mut rx: mpsc::UnboundedReceiver<ToDriver>,
     tx: mpsc::Sender<FromDriver>,
+    gather: Option<Duration>,
 ) {
     let mut connected_once = false;
     let mut backoff = Backoff::new();
     let mut disconnect_asked = false;
     let mut lost_since: Option<Instant> = None;
+    // A batch of events the owner's queue has no room for yet; one left when a connection
+    // ends goes back to the state, to reach the owner before "lost".
+    let mut stash: Option<VecDeque<Event>> = None;
     loop {
         let clean = plan.clean_start(connected_once);
         let codec = state.codec().clone();
@@ -402,16 +423,24 @@ pub async fn drive(
             &mut state,
             stream,
             rest,
-            &mut rx,
-            &tx,
+            Owner {
+                rx: &mut rx,
+                tx: &tx,
+                stash: &mut stash,
+            },
             &mut disconnect_asked,
+            gather,
         )
         .await;
+        if let Some(batch) = stash.take() {
+            state.put_back_events(batch);
+        }
         let useful = state.was_useful();
         let fault = state.disconnected();
         // The events of the old connection go out before "lost".
-        while let Some(ev) = state.poll_event() {
-            if tx.send(FromDriver::Event(ev)).await.is_err() {
+        while state.has_events() {
+            let batch = state.take_events(EVENT_BATCH);
+            if tx.send(FromDriver::Events(batch)).await.is_err() {
                 return;
             }
         }
@@ -557,28 +586,39 @@ impl Backoff {
     }
 }
 
+/// The channels to and from the owner, and a batch of events its queue had no room for yet.
+struct Owner<'a> {
+    rx: &'a mut mpsc::UnboundedReceiver<ToDriver>,
+    tx: &'a mpsc::Sender<FromDriver>,
+    stash: &'a mut Option<VecDeque<Event>>,
+}
+
 /// One connection: until it is lost, DISCONNECT is written, or the owner is gone.
 async fn run(
     plan: &Plan,
     state: &mut State,
     stream: Stream,
     rest: BytesMut,
-    rx: &mut mpsc::UnboundedReceiver<ToDriver>,
-    tx: &mpsc::Sender<FromDriver>,
+    owner: Owner<'_>,
     disconnect_asked: &mut bool,
+    gather: Option<Duration>,
 ) -> End {
+    let Owner { rx, tx, stash } = owner;
     let debug = plan.cfg.debug;
     let mut link = Link::new(stream, rest);
     let mut closing = false;
-    let mut stash: Option<Event> = None;
     let mut rx_open = true;
-    // The CONNACK's read may have brought more packets.
+    // Bytes read and not decoded yet (the CONNACK's read may have brought more packets).
     let mut decode = true;
+    // The last read emptied the socket: let the next messages gather (`gather`).
+    let mut gathering = false;
     loop {
-        if decode {
-            decode = false;
+        if decode && stash.is_none() {
             let now = Instant::now().into_std();
-            loop {
+            // Up to one batch of events: what is left stays bytes in the link until the owner
+            // has room, so memory is bounded by the owner's queue, not by how much one read
+            // brought.
+            while state.event_count() < EVENT_BATCH {
                 match link.next_packet(state.codec()) {
                     Ok(Some(p)) => {
                         if debug {
@@ -592,7 +632,10 @@ async fn run(
                         }
                         state.received(p, now);
                     }
-                    Ok(None) => break,
+                    Ok(None) => {
+                        decode = false;
+                        break;
+                    }
                     Err(e) => {
                         return End::Lost(format!("the broker sent a malformed packet ({e})"));
                     }
@@ -610,13 +653,12 @@ async fn run(
         if !rx_open {
             return End::Gone;
         }
-        // Events to the owner, until its queue is full.
-        while let Some(ev) = stash.take().or_else(|| state.poll_event()) {
-            match tx.try_send(FromDriver::Event(ev)) {
+        // Events to the owner, a batch at a time, until its queue is full.
+        while stash.is_none() && state.has_events() {
+            match tx.try_send(FromDriver::Events(state.take_events(EVENT_BATCH))) {
                 Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(FromDriver::Event(ev))) => {
-                    stash = Some(ev);
-                    break;
+                Err(mpsc::error::TrySendError::Full(FromDriver::Events(batch))) => {
+                    *stash = Some(batch);
                 }
                 Err(_) => return End::Gone,
             }
@@ -651,7 +693,18 @@ async fn run(
             link.close(plan.linger).await;
             return End::Closed;
         }
+        if decode && stash.is_none() {
+            // More whole packets may be waiting in what was read: decode them before reading.
+            continue;
+        }
         let reading = stash.is_none();
+        if reading
+            && std::mem::take(&mut gathering)
+            && let Some(pause) = gather
+        {
+            // A blocking sleep, and short: the driver is alone on its thread (`gather`).
+            std::thread::sleep(pause);
+        }
         let deadline = state.deadline().map(Instant::from_std);
         if reading && let Err(Fault::KeepAliveTimeout) = state.check(now.into_std()) {
             return End::Lost("the broker did not answer PINGREQ within the keep-alive".into());
@@ -663,11 +716,14 @@ async fn run(
                 None => rx_open = false,
             },
             permit = tx.reserve(), if stash.is_some() => match permit {
-                Ok(p) => p.send(FromDriver::Event(stash.take().expect("checked"))),
+                Ok(p) => p.send(FromDriver::Events(stash.take().expect("checked"))),
                 Err(_) => return End::Gone,
             },
             r = link.io(reading) => match r {
-                Ok(Progress::Read) => decode = true,
+                Ok(Progress::Read) => {
+                    decode = true;
+                    gathering = link.drained();
+                }
                 Ok(Progress::Wrote) => {}
                 Ok(Progress::Flushed) => state.flushed(),
                 Ok(Progress::Closed) => return End::Lost("the broker closed the connection".into()),

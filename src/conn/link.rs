@@ -51,6 +51,8 @@ pub struct Link {
     pub out: BytesMut,
     /// Written but not flushed (TLS and WebSockets buffer inside the stream).
     unflushed: bool,
+    /// The last read took everything the socket had (plain TCP).
+    drained: bool,
 }
 
 impl Link {
@@ -69,6 +71,7 @@ impl Link {
             partial: rest,
             out: BytesMut::new(),
             unflushed: false,
+            drained: false,
         }
     }
 
@@ -78,6 +81,12 @@ impl Link {
         let mut link = Link::new(stream, rest);
         link.frugal = true;
         link
+    }
+
+    /// True when the last read emptied the socket (plain TCP): what comes next is not there
+    /// yet.
+    pub fn drained(&self) -> bool {
+        self.drained
     }
 
     /// True when nothing is waiting to be written or flushed.
@@ -138,8 +147,7 @@ impl Link {
                 let read = if self.frugal {
                     read_via_stack(tcp, &mut self.partial)
                 } else {
-                    self.partial.reserve(READ_CHUNK);
-                    tcp.try_read_buf(&mut self.partial)
+                    read_draining(tcp, &mut self.partial, &mut self.drained)
                 };
                 match read {
                     Ok(0) => return Ok(Progress::Closed),
@@ -279,6 +287,28 @@ fn read_via_stack(tcp: &TcpStream, partial: &mut BytesMut) -> io::Result<usize> 
     let n = tcp.try_read(&mut buf)?;
     partial.extend_from_slice(&buf[..n]);
     Ok(n)
+}
+
+/// Reads into `partial`. A read that did not fill the room offered has emptied the socket, so
+/// its readiness is cleared with it (as tokio's own `poll_read` does): the next wait goes
+/// straight to the poller instead of first making a read that finds nothing.
+fn read_draining(tcp: &TcpStream, partial: &mut BytesMut, drained: &mut bool) -> io::Result<usize> {
+    partial.reserve(READ_CHUNK);
+    let room = partial.capacity() - partial.len();
+    let mut got = 0;
+    let r = tcp.try_io(tokio::io::Interest::READABLE, || {
+        got = tcp.try_read_buf(partial)?;
+        *drained = got < room;
+        if got > 0 && got < room {
+            Err(io::ErrorKind::WouldBlock.into())
+        } else {
+            Ok(got)
+        }
+    });
+    match r {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok(got),
+        r => r,
+    }
 }
 
 /// Writes what it can of `buf` (the count), or with `buf` empty flushes (0).

@@ -69,7 +69,13 @@ pub struct Session {
     quiet: bool,
     /// When the connection was lost, while it is being restored.
     lost_at: Option<Instant>,
+    /// The driver runs on another thread than the owner (a multi-thread runtime): see
+    /// `try_next_event_soon`.
+    parallel: bool,
 }
+
+/// How many times `try_next_event_soon` yields the thread before giving up.
+const SOON_YIELDS: usize = 16;
 
 impl Session {
     /// Connects and waits for the broker's CONNACK. Refusal and unreachable brokers are
@@ -151,8 +157,11 @@ impl Session {
             bind: None,
         };
         let (to_driver, rx) = mpsc::unbounded_channel();
-        let (tx, from_driver) = mpsc::channel(driver::EVENT_QUEUE);
-        let driver = tokio::spawn(driver::drive(plan, state, rx, tx));
+        let (tx, from_driver) = mpsc::channel(driver::EVENT_QUEUE / driver::EVENT_BATCH);
+        let parallel = tokio::runtime::Handle::current().runtime_flavor()
+            == tokio::runtime::RuntimeFlavor::MultiThread;
+        let gather = (subscriber && parallel).then_some(driver::GATHER);
+        let driver = tokio::spawn(driver::drive(plan, state, rx, tx, gather));
         let mut s = Session {
             to_driver,
             from_driver,
@@ -167,6 +176,7 @@ impl Session {
             endpoint: cfg.endpoint.clone(),
             quiet: cfg.quiet,
             lost_at: None,
+            parallel,
         };
         while !s.connected {
             s.pump().await?;
@@ -233,6 +243,29 @@ impl Session {
                 Err(_) => return Ok(None),
             }
         }
+    }
+
+    /// `try_next_event`, but when nothing is here yet, yields the thread a few times and looks
+    /// again before giving up, while the driver runs on another thread. For an owner that
+    /// would otherwise wait (`sub` between two reads of a stream of messages): falling asleep
+    /// and being woken for every batch costs two context switches, more than rendering the
+    /// batch; a few `sched_yield`s span the time to the next read and leave the processor to
+    /// the broker or the driver meanwhile. Idle, it gives up after `SOON_YIELDS`.
+    pub fn try_next_event_soon(&mut self) -> anyhow::Result<Option<Event>> {
+        if let Some(e) = self.try_next_event()? {
+            return Ok(Some(e));
+        }
+        if !self.parallel {
+            // The driver shares this thread: it cannot make progress while we yield.
+            return Ok(None);
+        }
+        for _ in 0..SOON_YIELDS {
+            std::thread::yield_now();
+            if let Some(e) = self.try_next_event()? {
+                return Ok(Some(e));
+            }
+        }
+        Ok(None)
     }
 
     /// Acknowledges received messages, in the order given (MQTT wants receive order). Only
@@ -326,18 +359,24 @@ impl Session {
                 self.lost_at.get_or_insert_with(Instant::now);
                 self.events.push_back(Event::Lost);
             }
-            FromDriver::Event(ev) => match ev {
-                state::Event::Done { result, .. } => {
-                    self.outstanding = self.outstanding.saturating_sub(1);
-                    if let Err(rej) = result {
-                        return Err(rejection(rej).into());
+            FromDriver::Events(batch) => {
+                for ev in batch {
+                    match ev {
+                        state::Event::Done { result, .. } => {
+                            self.outstanding = self.outstanding.saturating_sub(1);
+                            if let Err(rej) = result {
+                                return Err(rejection(rej).into());
+                            }
+                        }
+                        state::Event::Message(m) => self.events.push_back(Event::Message(m)),
+                        state::Event::SubAck(codes) => {
+                            self.events.push_back(Event::SubAck(codes));
+                        }
+                        state::Event::UnsubAck => self.events.push_back(Event::UnsubAck),
+                        state::Event::Fence => self.events.push_back(Event::Fence),
                     }
                 }
-                state::Event::Message(m) => self.events.push_back(Event::Message(m)),
-                state::Event::SubAck(codes) => self.events.push_back(Event::SubAck(codes)),
-                state::Event::UnsubAck => self.events.push_back(Event::UnsubAck),
-                state::Event::Fence => self.events.push_back(Event::Fence),
-            },
+            }
             FromDriver::Fatal(f) => return Err(f.into()),
             FromDriver::GaveUp(why) => {
                 let n = self.outstanding;

@@ -381,7 +381,7 @@ impl State {
         }
         let _ = now;
         match packet {
-            In::Publish(mut m) => self.on_publish(&mut m),
+            In::Publish(m) => self.on_publish(m),
             In::PubAck { pkid, reason } => self.settle(pkid, Stage::Published, reason),
             In::PubRec { pkid, reason } => match reason {
                 Some(r) if r.code >= 0x80 => self.settle(pkid, Stage::Published, Some(r)),
@@ -429,7 +429,7 @@ impl State {
         }
     }
 
-    fn on_publish(&mut self, m: &mut Incoming) {
+    fn on_publish(&mut self, mut m: Incoming) {
         m.generation = self.epoch;
         match m.qos {
             0 => {}
@@ -457,7 +457,7 @@ impl State {
                 }
             },
         }
-        self.events.push_back(Event::Message(m.clone()));
+        self.events.push_back(Event::Message(m));
     }
 
     fn settle(&mut self, pkid: u16, expected: Stage, reason: Option<Reason>) {
@@ -509,6 +509,28 @@ impl State {
     /// The next event for the owner.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
+    }
+
+    /// Puts events taken with `take_events` back in front of the queue, oldest first (the
+    /// owner had no room for them).
+    pub fn put_back_events(&mut self, mut events: VecDeque<Event>) {
+        events.append(&mut self.events);
+        self.events = events;
+    }
+
+    /// How many events are waiting for the owner.
+    pub fn event_count(&self) -> usize {
+        self.events.len()
+    }
+
+    /// The events waiting for the owner, oldest first, at most `max` of them: the whole queue
+    /// when it fits (no event is moved), else its first `max`.
+    pub fn take_events(&mut self, max: usize) -> VecDeque<Event> {
+        if self.events.len() <= max {
+            std::mem::take(&mut self.events)
+        } else {
+            self.events.drain(..max).collect()
+        }
     }
 
     /// Encodes everything that is due into `out`: acks first, then resends, then new messages
@@ -813,6 +835,40 @@ mod tests {
             properties: None,
             generation: 0,
         })
+    }
+
+    fn message_ids(events: impl IntoIterator<Item = Event>) -> Vec<u16> {
+        events
+            .into_iter()
+            .map(|e| match e {
+                Event::Message(m) => m.pkid,
+                other => panic!("not a message: {other:?}"),
+            })
+            .collect()
+    }
+
+    /// The driver hands events over in batches: the queue itself when it fits, else its
+    /// oldest `max`; a batch the owner had no room for goes back in front, so the order the
+    /// broker sent them in survives both.
+    #[test]
+    fn events_leave_in_batches_and_in_order() {
+        let t0 = Instant::now();
+        let mut s = state(10, true);
+        s.connected(false, None, None, t0);
+        for pkid in 1..=5 {
+            s.received(incoming(pkid, 1, false), t0);
+        }
+        let first = s.take_events(2);
+        assert_eq!(s.event_count(), 3);
+        s.put_back_events(first);
+        assert_eq!(message_ids(s.take_events(usize::MAX)), [1, 2, 3, 4, 5]);
+        assert!(!s.has_events());
+
+        s.received(incoming(6, 1, false), t0);
+        let batch = s.take_events(4);
+        s.received(incoming(7, 1, false), t0);
+        s.put_back_events(batch);
+        assert_eq!(message_ids(s.take_events(4)), [6, 7]);
     }
 
     fn delivered(s: &mut State) -> usize {
