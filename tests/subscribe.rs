@@ -1007,3 +1007,42 @@ fn reconnect_notice_says_when_it_is_back() {
     assert!(lost.is_some() && lost < back, "{err}");
     assert!(err.contains("s (new session)"), "{err}");
 }
+
+/// A long stream arrives in batches (a read's worth at a time, gathered for a moment after a
+/// read that emptied the socket): every message is printed once, whole and in the order sent,
+/// at each QoS.
+#[test]
+fn a_stream_of_30000_messages_prints_whole_and_in_order_at_each_qos() {
+    let broker = Broker::start(BrokerConfig::plain());
+    let n = 30_000;
+    // Payloads of several sizes, so packets straddle reads.
+    let lines: Vec<String> = (0..n)
+        .map(|i| format!("{i}:{}", "x".repeat(i % 300)))
+        .collect();
+    let input: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    for qos in ["0", "1", "2"] {
+        let t = unique_topic("stream");
+        let count = n.to_string();
+        let mut s = sub(&broker, &["-t", &t, "-q", qos, "-C", &count]);
+        cmd()
+            .args(["pub"])
+            .args(broker.args())
+            .args(["-t", &t, "-q", qos, "-l"])
+            .write_stdin(input.clone())
+            .timeout(Duration::from_secs(60))
+            .assert()
+            .success();
+        assert_eq!(
+            s.wait(Duration::from_secs(60)),
+            0,
+            "QoS {qos}: {}",
+            s.stderr()
+        );
+        let out = s.stdout();
+        let got: Vec<&str> = out.lines().collect();
+        assert_eq!(got.len(), n, "QoS {qos}");
+        if let Some(i) = (0..n).find(|&i| got[i] != lines[i]) {
+            panic!("QoS {qos}: line {i} is {:?}, sent {:?}", got[i], lines[i]);
+        }
+    }
+}
