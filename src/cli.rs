@@ -1122,7 +1122,9 @@ impl Cli {
         T: Into<OsString> + Clone,
     {
         let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-        let mut built = parsing_command();
+        // Built once: building the whole command line is most of a one-shot publish's CPU.
+        let unbuilt = parsing_command();
+        let mut built = unbuilt.clone();
         built.build();
         // The subcommand is the first word after the program name that is not an option.
         let found = args
@@ -1133,7 +1135,7 @@ impl Cli {
             .and_then(|(at, a)| Some((at, built.find_subcommand(a.to_str()?)?)));
         let Some((at, sub)) = found else {
             // No subcommand, or an unknown one: clap says so, or prints the help.
-            let matches = parsing_command().try_get_matches_from(&args)?;
+            let matches = unbuilt.try_get_matches_from(&args)?;
             return Cli::from_arg_matches(&matches);
         };
         let words = Words::read(sub, &args[at + 1..]);
@@ -1146,7 +1148,7 @@ impl Cli {
         if let Some(name) = profile {
             fallbacks.read_profile(sub, &words, &name)?;
         }
-        let cmd = parsing_command().mut_subcommand(sub.get_name(), |mut s| {
+        let cmd = unbuilt.mut_subcommand(sub.get_name(), |mut s| {
             for id in &fallbacks.unset {
                 s = s.mut_arg(id, |a| a.env(None));
             }
