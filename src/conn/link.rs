@@ -129,31 +129,13 @@ impl Link {
                     r = tcp.writable(), if want_write => { r?; true }
                     r = tcp.readable(), if reading => { r?; false }
                 };
-                if writable {
-                    match tcp.try_write(&self.out) {
-                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                        Ok(n) => {
-                            self.out.advance(n);
-                            if self.out.is_empty() {
-                                self.out = BytesMut::new();
-                                return Ok(Progress::Flushed);
-                            }
-                            return Ok(Progress::Wrote);
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                        Err(e) => return Err(e),
-                    }
-                }
-                let read = if self.frugal {
-                    read_via_stack(tcp, &mut self.partial)
+                let step = if writable {
+                    write_step(tcp, &mut self.out)
                 } else {
-                    read_draining(tcp, &mut self.partial, &mut self.drained)
+                    read_step(tcp, &mut self.partial, self.frugal, &mut self.drained)
                 };
-                match read {
-                    Ok(0) => return Ok(Progress::Closed),
-                    Ok(_) => return Ok(Progress::Read),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    Err(e) => return Err(e),
+                if let Some(r) = step {
+                    return r;
                 }
             },
             Kind::Split(rd, wr) => {
@@ -200,34 +182,16 @@ impl Link {
         let want_write = !self.out.is_empty();
         loop {
             if want_write && tcp.poll_write_ready(cx)?.is_ready() {
-                match tcp.try_write(&self.out) {
-                    Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                    Ok(n) => {
-                        self.out.advance(n);
-                        if self.out.is_empty() {
-                            self.out = BytesMut::new();
-                            return Poll::Ready(Ok(Progress::Flushed));
-                        }
-                        return Poll::Ready(Ok(Progress::Wrote));
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    Err(e) => return Poll::Ready(Err(e)),
+                match write_step(tcp, &mut self.out) {
+                    Some(r) => return Poll::Ready(r),
+                    None => continue,
                 }
             }
             if !(reading && tcp.poll_read_ready(cx)?.is_ready()) {
                 return Poll::Pending;
             }
-            let read = if self.frugal {
-                read_via_stack(tcp, &mut self.partial)
-            } else {
-                self.partial.reserve(READ_CHUNK);
-                tcp.try_read_buf(&mut self.partial)
-            };
-            match read {
-                Ok(0) => return Poll::Ready(Ok(Progress::Closed)),
-                Ok(_) => return Poll::Ready(Ok(Progress::Read)),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Poll::Ready(Err(e)),
+            if let Some(r) = read_step(tcp, &mut self.partial, self.frugal, &mut self.drained) {
+                return Poll::Ready(r);
             }
         }
     }
@@ -277,6 +241,46 @@ impl Link {
                 .await;
             }
         }
+    }
+}
+
+/// One write of what `out` holds, once the socket is writable. `None`: it was not writable
+/// after all (wait again).
+fn write_step(tcp: &TcpStream, out: &mut BytesMut) -> Option<io::Result<Progress>> {
+    match tcp.try_write(out) {
+        Ok(0) => Some(Err(io::ErrorKind::WriteZero.into())),
+        Ok(n) => {
+            out.advance(n);
+            if out.is_empty() {
+                *out = BytesMut::new();
+                Some(Ok(Progress::Flushed))
+            } else {
+                Some(Ok(Progress::Wrote))
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+        Err(e) => Some(Err(e)),
+    }
+}
+
+/// One read into `partial`, once the socket is readable: through a stack buffer for a frugal
+/// link, else straight into `partial`. `None`: nothing was there after all (wait again).
+fn read_step(
+    tcp: &TcpStream,
+    partial: &mut BytesMut,
+    frugal: bool,
+    drained: &mut bool,
+) -> Option<io::Result<Progress>> {
+    let read = if frugal {
+        read_via_stack(tcp, partial)
+    } else {
+        read_draining(tcp, partial, drained)
+    };
+    match read {
+        Ok(0) => Some(Ok(Progress::Closed)),
+        Ok(_) => Some(Ok(Progress::Read)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+        Err(e) => Some(Err(e)),
     }
 }
 
