@@ -1037,6 +1037,43 @@ fn a_thousand_devices_connect_publish_and_leave() {
     }
 }
 
+/// A fleet that names its broker (`-h localhost`) looks the name up once, not once per
+/// device: each lookup takes a thread of tokio's blocking pool, and 300 devices connecting
+/// with one lookup each ran 64 threads.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_fleet_connecting_to_a_host_name_runs_no_thread_per_device() {
+    let broker = Broker::start(BrokerConfig::plain());
+    let prefix = unique_topic("sim");
+    let port = broker.port.to_string();
+    let mut sim = MqtkChild::spawn(&[
+        "sim",
+        "-h",
+        "localhost",
+        "-p",
+        &port,
+        "--prefix",
+        &prefix,
+        "--devices",
+        "300",
+        "--interval",
+        "1h",
+        "--duration",
+        "30s",
+    ]);
+    support::wait_for(LIMIT, || connections(&broker) >= 300);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", sim.pid())).unwrap();
+    let threads: usize = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap();
+    // The command's thread, the connections' worker and the one lookup's thread.
+    assert!(threads <= 3, "{threads} threads");
+    sim.signal("TERM");
+    assert_eq!(sim.wait(LIMIT), 0);
+}
+
 #[test]
 fn connect_rate_spreads_the_connections_over_time() {
     let broker = Broker::start(BrokerConfig::plain());

@@ -103,6 +103,8 @@ pub struct ConnConfig {
     pub manual_acks: bool,
     /// Set when the endpoint uses TLS (mqtts, wss).
     pub tls: Option<Tls>,
+    /// Shared by connections that look the broker's name up once between them (`sim`).
+    pub resolver: Option<std::sync::Arc<super::transport::Resolver>>,
 }
 
 /// Per-command defaults: which protocol when -V is not given, which -D commands are allowed.
@@ -333,6 +335,7 @@ impl ConnConfig {
             url_topic: url.and_then(|u| u.topic),
             manual_acks: false,
             tls,
+            resolver: None,
         })
     }
 }

@@ -95,7 +95,7 @@ async fn open_inner(cfg: &ConnConfig, bind: Bind) -> Result<Stream, Failure> {
             Ok(Stream::Other(Box::new(s)))
         }
         Endpoint::Tcp { host, port, tls } => {
-            let tcp = tcp(host, *port, bind, endpoint).await?;
+            let tcp = tcp(host, *port, bind, endpoint, cfg.resolver.as_deref()).await?;
             if !*tls {
                 return Ok(Stream::Tcp(tcp));
             }
@@ -109,7 +109,7 @@ async fn open_inner(cfg: &ConnConfig, bind: Bind) -> Result<Stream, Failure> {
         Endpoint::WebSocket {
             host, port, tls, ..
         } => {
-            let tcp = tcp(host, *port, bind, endpoint).await?;
+            let tcp = tcp(host, *port, bind, endpoint, cfg.resolver.as_deref()).await?;
             let url = endpoint.to_string();
             if *tls {
                 let t = cfg
@@ -125,11 +125,68 @@ async fn open_inner(cfg: &ConnConfig, bind: Bind) -> Result<Stream, Failure> {
     }
 }
 
-async fn tcp(host: &str, port: u16, bind: Bind, endpoint: &Endpoint) -> Result<TcpStream, Failure> {
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| connect_failure(endpoint, &io_words(&e), None))?
-        .collect();
+/// Host names looked up for many connections to the same endpoint (`sim`'s devices): one
+/// lookup serves every connection opened within `Resolver::FRESH` of it, and a connection
+/// that needs a lookup while one is running waits for its answer instead of starting its
+/// own. Each lookup of a name takes a thread of tokio's blocking pool: without this, a
+/// thousand devices connecting to `localhost` ran 64 threads (test
+/// sim::a_fleet_connecting_to_a_host_name_runs_no_thread_per_device). An address given as
+/// digits is never looked up.
+#[derive(Debug, Default)]
+pub struct Resolver {
+    cache: tokio::sync::Mutex<Option<Resolved>>,
+}
+
+#[derive(Debug)]
+struct Resolved {
+    host: String,
+    port: u16,
+    at: std::time::Instant,
+    addrs: Vec<SocketAddr>,
+}
+
+impl Resolver {
+    /// How long a lookup's answer is used. Short: a broker that moves (a restarted pod behind
+    /// a headless service) is found again by devices reconnecting to it.
+    pub const FRESH: Duration = Duration::from_secs(5);
+
+    /// The addresses of `host`, from the last lookup when it is recent and for the same
+    /// name. A failed lookup is not kept: the next connection asks again.
+    pub async fn lookup(&self, host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+        let mut cache = self.cache.lock().await;
+        if let Some(r) = cache.as_ref()
+            && r.host == host
+            && r.port == port
+            && r.at.elapsed() < Self::FRESH
+        {
+            return Ok(r.addrs.clone());
+        }
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
+        *cache = Some(Resolved {
+            host: host.to_string(),
+            port,
+            at: std::time::Instant::now(),
+            addrs: addrs.clone(),
+        });
+        Ok(addrs)
+    }
+}
+
+async fn tcp(
+    host: &str,
+    port: u16,
+    bind: Bind,
+    endpoint: &Endpoint,
+    resolver: Option<&Resolver>,
+) -> Result<TcpStream, Failure> {
+    let addrs: Vec<SocketAddr> = match resolver {
+        // Digits need no lookup (and no lock).
+        Some(r) if host.parse::<std::net::IpAddr>().is_err() => r.lookup(host, port).await,
+        _ => tokio::net::lookup_host((host, port))
+            .await
+            .map(|a| a.collect()),
+    }
+    .map_err(|e| connect_failure(endpoint, &io_words(&e), None))?;
     let mut last = None;
     for addr in addrs {
         let attempt = async {
@@ -304,6 +361,31 @@ pub fn io_words(e: &io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resolver_answers_from_its_last_lookup_until_it_is_stale_or_for_another_name() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let r = Resolver::default();
+            let first = r.lookup("localhost", 1883).await.unwrap();
+            assert!(!first.is_empty());
+            // A recent answer is used as it is: the entry keeps the time of its lookup.
+            let at = r.cache.lock().await.as_ref().unwrap().at;
+            assert_eq!(r.lookup("localhost", 1883).await.unwrap(), first);
+            assert_eq!(r.cache.lock().await.as_ref().unwrap().at, at);
+            // Another port is another answer.
+            let other = r.lookup("localhost", 1884).await.unwrap();
+            assert!(other.iter().all(|a| a.port() == 1884));
+            // A stale answer is looked up again.
+            r.cache.lock().await.as_mut().unwrap().at -= Resolver::FRESH;
+            let again = r.lookup("localhost", 1884).await.unwrap();
+            assert_eq!(again, other);
+            assert!(r.cache.lock().await.as_ref().unwrap().at.elapsed() < Resolver::FRESH);
+        });
+    }
 
     #[test]
     fn a_bound_socket_holds_no_port_until_it_connects() {

@@ -241,6 +241,8 @@ fn group_connections(
     base: &ConnConfig,
 ) -> Result<Vec<GroupConnection>, exit::Failure> {
     let mut out = Vec::new();
+    // Every group connects to the same broker: one lookup of its name serves the fleet.
+    let resolver = Arc::new(crate::conn::transport::Resolver::default());
     for g in &plan.groups {
         let creds = &g.credentials;
         let mut cfg = if creds.cert.is_some() || creds.key.is_some() {
@@ -258,6 +260,7 @@ fn group_connections(
             cfg.password = Some(crate::cli::Secret::new(p.expose()));
         }
         cfg.manual_acks = false;
+        cfg.resolver = Some(resolver.clone());
         let mut codec = Codec::new(cfg.protocol, MAX_PACKET + 5);
         codec.props = Some(Arc::new(crate::conn::codec::Props {
             publish: cfg.props.publish.clone(),
