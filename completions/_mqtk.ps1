@@ -306,6 +306,7 @@ Register-ArgumentCompleter -Native -CommandName 'mqtk' -ScriptBlock {
             [CompletionResult]::new('-M', '-M ', [CompletionResultType]::ParameterName, 'Maximum QoS 1/2 messages in flight at once (1 to 65535)')
             [CompletionResult]::new('--max-inflight', '--max-inflight', [CompletionResultType]::ParameterName, 'Maximum QoS 1/2 messages in flight at once (1 to 65535)')
             [CompletionResult]::new('--profile', '--profile', [CompletionResultType]::ParameterName, 'Fill in connection flags from [profile.NAME] in $XDG_CONFIG_HOME/mqtk/config.toml')
+            [CompletionResult]::new('--no-broadcast', '--no-broadcast', [CompletionResultType]::ParameterName, 'Devices take commands on PREFIX/<id>/commands only, not on PREFIX/all/commands')
             [CompletionResult]::new('--verify', '--verify', [CompletionResultType]::ParameterName, 'Also subscribe to the fleet''s telemetry and count lost and duplicate messages')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print this shard''s plan (devices, topics, rates) and exit without connecting')
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Keep the session on the broker after disconnecting (needs -i)')

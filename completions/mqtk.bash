@@ -884,7 +884,7 @@ _mqtk() {
             return 0
             ;;
         mqtk__subcmd__sim)
-            opts="-q -C -h -p -L -i -I -k -c -x -V -u -P -D -M -d --devices --fleet --interval --jitter --qos --duration --count --seed --id-template --prefix --shard --connect-rate --chaos --bind-addr --verify --report --fail-if --dry-run --host --port --url --unix --id --id-prefix --keepalive --disable-clean-session --session-expiry --protocol-version --username --pw --password-file --cafile --capath --cert --key --insecure --tls-use-os-certs --tls-version --tls-alpn --ws --ws-path --will-topic --will-payload --will-qos --will-retain --property --max-inflight --debug --quiet --profile --help"
+            opts="-q -C -h -p -L -i -I -k -c -x -V -u -P -D -M -d --devices --fleet --interval --jitter --qos --duration --count --seed --id-template --prefix --shard --connect-rate --chaos --bind-addr --no-broadcast --verify --report --fail-if --dry-run --host --port --url --unix --id --id-prefix --keepalive --disable-clean-session --session-expiry --protocol-version --username --pw --password-file --cafile --capath --cert --key --insecure --tls-use-os-certs --tls-version --tls-alpn --ws --ws-path --will-topic --will-payload --will-qos --will-retain --property --max-inflight --debug --quiet --profile --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

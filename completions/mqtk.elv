@@ -299,6 +299,7 @@ set edit:completion:arg-completer[mqtk] = {|@words|
             cand -M 'Maximum QoS 1/2 messages in flight at once (1 to 65535)'
             cand --max-inflight 'Maximum QoS 1/2 messages in flight at once (1 to 65535)'
             cand --profile 'Fill in connection flags from [profile.NAME] in $XDG_CONFIG_HOME/mqtk/config.toml'
+            cand --no-broadcast 'Devices take commands on PREFIX/<id>/commands only, not on PREFIX/all/commands'
             cand --verify 'Also subscribe to the fleet''s telemetry and count lost and duplicate messages'
             cand --dry-run 'Print this shard''s plan (devices, topics, rates) and exit without connecting'
             cand -c 'Keep the session on the broker after disconnecting (needs -i)'

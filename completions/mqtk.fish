@@ -246,6 +246,7 @@ complete -c mqtk -n "__fish_mqtk_using_subcommand sim" -l will-qos -d 'QoS of th
 complete -c mqtk -n "__fish_mqtk_using_subcommand sim" -s D -l property -d 'MQTT v5 property: -D CMD NAME VALUE (user-property takes NAME VALUE)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand sim" -s M -l max-inflight -d 'Maximum QoS 1/2 messages in flight at once (1 to 65535)' -r
 complete -c mqtk -n "__fish_mqtk_using_subcommand sim" -l profile -d 'Fill in connection flags from [profile.NAME] in $XDG_CONFIG_HOME/mqtk/config.toml' -r
+complete -c mqtk -n "__fish_mqtk_using_subcommand sim" -l no-broadcast -d 'Devices take commands on PREFIX/<id>/commands only, not on PREFIX/all/commands'
 complete -c mqtk -n "__fish_mqtk_using_subcommand sim" -l verify -d 'Also subscribe to the fleet\'s telemetry and count lost and duplicate messages'
 complete -c mqtk -n "__fish_mqtk_using_subcommand sim" -l dry-run -d 'Print this shard\'s plan (devices, topics, rates) and exit without connecting'
 complete -c mqtk -n "__fish_mqtk_using_subcommand sim" -s c -l disable-clean-session -d 'Keep the session on the broker after disconnecting (needs -i)'

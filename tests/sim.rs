@@ -464,6 +464,78 @@ fn commands_set_the_led_and_the_interval_and_all_commands_reach_every_device() {
     assert_eq!(r["latency_ms"]["command"]["count"], 2, "{r}");
 }
 
+/// --no-broadcast: a device takes the commands on its own topic and nothing on
+/// `<prefix>/all/commands`, and the plan says so.
+#[test]
+fn with_no_broadcast_devices_take_only_their_own_commands() {
+    let broker = Broker::start(BrokerConfig::plain());
+    let prefix = unique_topic("sim");
+    let ids = sensor_ids(2);
+    let args = [
+        "--devices",
+        "2",
+        "--interval",
+        "1h",
+        "--duration",
+        "20s",
+        "--no-broadcast",
+    ];
+    let mut dry = args.to_vec();
+    dry.push("--dry-run");
+    let plan = run_sim(&broker, &prefix, &dry);
+    assert_exit(&plan, 0);
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        text.contains("commands to every device: none (--no-broadcast"),
+        "{text}"
+    );
+    assert!(!text.contains("all/commands"), "{text}");
+
+    let mut watch = Watch::start(&broker, &prefix);
+    let mut sim = spawn_sim(&broker, &prefix, &args);
+    watch.until("both devices online", all_say(&ids, "online"));
+    // The broadcast goes first: a device subscribed to it would acknowledge it before the
+    // command on its own topic.
+    mosquitto_pub(
+        &broker,
+        &[
+            "-q",
+            "1",
+            "-t",
+            &format!("{prefix}/all/commands"),
+            "-m",
+            r#"{"led":"on","id":"everyone"}"#,
+        ],
+    );
+    mosquitto_pub(
+        &broker,
+        &[
+            "-q",
+            "1",
+            "-t",
+            &format!("{prefix}/sensor-0001/commands"),
+            "-m",
+            r#"{"led":"on","id":"own"}"#,
+        ],
+    );
+    watch.until("the ack of the device's own command", |seen| {
+        seen.iter().any(|m| m.is("sensor-0001", "ack"))
+    });
+    watch.settle();
+    let acks: Vec<Value> = watch
+        .seen
+        .iter()
+        .filter(|m| m.leaf == "ack")
+        .map(Msg::json)
+        .collect();
+    assert_eq!(
+        acks,
+        [serde_json::json!({"cmd": "led", "ok": true, "id": "own"})]
+    );
+    sim.signal("TERM");
+    assert_eq!(sim.wait(LIMIT), 0, "{}", sim.stderr());
+}
+
 #[test]
 fn a_bad_command_gets_an_error_ack_and_the_device_keeps_publishing() {
     let broker = Broker::start(BrokerConfig::plain());

@@ -59,6 +59,8 @@ pub struct Fleet {
     pub start: Instant,
     pub count: Option<u64>,
     pub chaos: Option<f64>,
+    /// Devices also take commands on `<prefix>/all/commands` (not with --no-broadcast).
+    pub broadcast: bool,
     /// The first failed connection attempt of the run: the error of a run in which no device
     /// ever connected.
     pub first_failure: std::sync::Mutex<Option<crate::exit::Failure>>,
@@ -167,10 +169,11 @@ impl Sim {
             retain_as_published: false,
             retain_handling: 0,
         };
-        st.set_subscriptions(
-            vec![sub(topics.commands), sub(topics.broadcast)],
-            Vec::new(),
-        );
+        let mut subs = vec![sub(topics.commands)];
+        if fleet.broadcast {
+            subs.push(sub(topics.broadcast));
+        }
+        st.set_subscriptions(subs, Vec::new());
         let mut schedule = dev.schedule();
         Sim {
             next: schedule.next_due(),
@@ -743,6 +746,7 @@ mod tests {
             start,
             count: None,
             chaos: None,
+            broadcast: true,
             first_failure: std::sync::Mutex::new(None),
         });
         let (_tx, rx) = watch::channel(false);

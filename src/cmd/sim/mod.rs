@@ -91,6 +91,7 @@ pub async fn run(args: SimCommand) -> anyhow::Result<()> {
         start: started,
         count: plan.count,
         chaos: plan.chaos,
+        broadcast: plan.broadcast,
         first_failure: std::sync::Mutex::new(None),
     });
     let mut signals = Signals::new()?;
@@ -491,6 +492,7 @@ mod tests {
             start: Instant::now(),
             count: None,
             chaos: None,
+            broadcast: true,
             first_failure: std::sync::Mutex::new(None),
         });
         let (_tx, rx) = watch::channel(false);

@@ -562,6 +562,8 @@ pub struct Plan {
     /// Fraction of the fleet dropped per minute.
     pub chaos: Option<f64>,
     pub bind_addrs: Vec<IpAddr>,
+    /// Devices subscribe to `<prefix>/all/commands` as well as their own commands topic.
+    pub broadcast: bool,
     pub verify: bool,
     pub report: Option<PathBuf>,
     pub fail_if: Vec<Threshold>,
@@ -752,6 +754,7 @@ impl Plan {
             connect_rate: args.connect_rate,
             chaos: args.chaos,
             bind_addrs: args.bind_addr.clone(),
+            broadcast: !args.no_broadcast,
             verify: args.verify,
             report: args.report.clone(),
             fail_if: args.fail_if.clone(),
@@ -1024,11 +1027,18 @@ impl Plan {
             let checks: Vec<String> = self.fail_if.iter().map(|t| t.to_string()).collect();
             writeln!(w, "fail if: {} (exit 6)", checks.join(", "))?;
         }
-        writeln!(
-            w,
-            "commands to every device: {}",
-            self.broadcast_topics().join(", ")
-        )?;
+        if self.broadcast {
+            writeln!(
+                w,
+                "commands to every device: {}",
+                self.broadcast_topics().join(", ")
+            )?;
+        } else {
+            writeln!(
+                w,
+                "commands to every device: none (--no-broadcast: each device takes only its own)"
+            )?;
+        }
         for g in &self.groups {
             let here = self.shard_devices_of(g);
             writeln!(w)?;
