@@ -21,7 +21,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 
 use super::codec::{Codec, In};
 use super::{AckToken, Incoming, Message, Reason, SubCode, Subscription};
@@ -104,7 +104,7 @@ struct Flight {
     /// the broker has the message (PUBREC). One allocation the size of the packet rather than
     /// the message's topic, payload and fields: a thousand `sim` devices with full windows
     /// hold 20 000 of these.
-    packet: Bytes,
+    packet: Box<[u8]>,
     stage: Stage,
     /// Not yet sent on the current connection.
     due: bool,
@@ -389,7 +389,7 @@ impl State {
                     self.progress = true;
                     if let Some(f) = self.flights.get_mut(&pkid) {
                         f.stage = Stage::Released;
-                        f.packet = Bytes::new();
+                        f.packet = Box::default();
                         f.due = true;
                     } else {
                         // A PUBREC for an exchange we have finished (resent after a
@@ -624,7 +624,7 @@ impl State {
                 Box::new(Flight {
                     tag,
                     order,
-                    packet: Bytes::copy_from_slice(&out[before..before + size]),
+                    packet: out[before..before + size].into(),
                     stage: Stage::Published,
                     due: false,
                     sent: true,

@@ -104,8 +104,9 @@ struct Sim {
     seq: u64,
     led: bool,
     control: u64,
-    /// Telemetry in flight and when it fell due, for the ack latency.
-    in_flight: VecDeque<(u64, Instant)>,
+    /// Telemetry in flight and when it fell due (nanoseconds from the fleet's start: half
+    /// the bytes of an `Instant`), for the ack latency.
+    in_flight: VecDeque<(u64, u64)>,
     /// Telemetry that fell due while the window was full or the device away.
     late: Option<Box<Late>>,
     /// Connected: telemetry can go to the session.
@@ -424,7 +425,9 @@ impl Sim {
                 self.in_flight
                     .reserve_exact(usize::from(self.group.settings.window.max(1)));
             }
-            self.in_flight.push_back((seq, due));
+            let due = due.saturating_duration_since(self.fleet.start).as_nanos();
+            self.in_flight
+                .push_back((seq, u64::try_from(due).unwrap_or(u64::MAX)));
         }
     }
 
@@ -494,8 +497,9 @@ impl Sim {
                     if tag < CONTROL
                         && let Some(i) = self.in_flight.iter().position(|(t, _)| *t == tag)
                     {
-                        let (_, at) = self.in_flight.remove(i).expect("found above");
-                        self.fleet.metrics.acked(at.elapsed());
+                        let (_, due) = self.in_flight.remove(i).expect("found above");
+                        let due = self.fleet.start + Duration::from_nanos(due);
+                        self.fleet.metrics.acked(due.elapsed());
                     }
                     if result.is_err() {
                         self.fleet.metrics.error(ErrorKind::Publish);
