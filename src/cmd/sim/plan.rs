@@ -66,6 +66,10 @@ pub const RESERVED_FILES: u64 = 64;
 /// Connections from one source address to one broker address before the ephemeral ports
 /// (32768-60999 on Linux) run out.
 pub const PORTS_PER_SOURCE: u64 = 28_000;
+/// Devices on one broadcast topic from which `warnings` names its cost: mosquitto adds the
+/// n-th subscriber of a topic after comparing it with the n - 1 it has (README, "The shared
+/// command topic").
+const SHARED_SUBSCRIBERS: u64 = 5000;
 
 // ---------------------------------------------------------------------------------------------
 // Values of flags and fleet-file keys
@@ -937,6 +941,23 @@ impl Plan {
                 "{} connections per source address: past about {PORTS_PER_SOURCE} one source address runs out of ports to one broker address; spread them with --bind-addr 127.0.0.1,127.0.0.2,...",
                 devices.div_ceil(sources)
             ));
+        }
+        if self.broadcast {
+            // Devices of all shards under one prefix share its broadcast topic.
+            let mut by_prefix: Vec<(&str, u64)> = Vec::new();
+            for g in &self.groups {
+                match by_prefix.iter_mut().find(|(p, _)| *p == &*g.prefix) {
+                    Some((_, n)) => *n += g.devices,
+                    None => by_prefix.push((&g.prefix, g.devices)),
+                }
+            }
+            for (prefix, n) in by_prefix {
+                if n >= SHARED_SUBSCRIBERS {
+                    warnings.push(format!(
+                        "{n} devices subscribe to {prefix}/{BROADCAST}/commands: mosquitto compares each new subscriber of a topic with those it has, about 2 s of its CPU for 10 000; --no-broadcast leaves the shared topic out"
+                    ));
+                }
+            }
         }
         warnings
     }
@@ -2092,13 +2113,32 @@ probability = 0.1
     #[test]
     fn warnings_say_when_a_shard_is_empty_or_ports_will_run_out() {
         assert!(plan(&["--devices", "2", "--shard", "2/3"]).warnings()[0].contains("no devices"));
-        assert!(plan(&["--devices", "30000"]).warnings()[0].contains("--bind-addr"));
+        let many = ["--devices", "30000", "--no-broadcast"];
+        assert!(plan(&many).warnings()[0].contains("--bind-addr"));
+        let spread = ["--bind-addr", "127.0.0.1,127.0.0.2"];
         assert!(
-            plan(&["--devices", "30000", "--bind-addr", "127.0.0.1,127.0.0.2"])
+            plan(&[&many[..], &spread[..]].concat())
                 .warnings()
                 .is_empty()
         );
         assert!(plan(&[]).warnings().is_empty());
+    }
+
+    #[test]
+    fn warnings_say_when_many_devices_share_the_broadcast_topic() {
+        let w = plan(&["--devices", "5000", "--shard", "0/2"]).warnings();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with("5000 devices subscribe to mqtk/sim/all/commands:")
+                && w[0].ends_with("--no-broadcast leaves the shared topic out"),
+            "{w:?}"
+        );
+        assert!(plan(&["--devices", "4999"]).warnings().is_empty());
+        assert!(
+            plan(&["--devices", "5000", "--no-broadcast"])
+                .warnings()
+                .is_empty()
+        );
     }
 
     #[test]
