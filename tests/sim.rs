@@ -536,6 +536,36 @@ fn with_no_broadcast_devices_take_only_their_own_commands() {
     assert_eq!(sim.wait(LIMIT), 0, "{}", sim.stderr());
 }
 
+/// The whole fleet shares the broadcast topic, shards included: 5 000 devices under one prefix
+/// are warned of mosquitto's cost of adding its subscribers, before connecting.
+#[test]
+fn a_fleet_of_5000_on_one_broadcast_topic_is_warned_of_its_cost() {
+    let broker = Broker::start(BrokerConfig::plain());
+    let prefix = unique_topic("sim");
+    let args = [
+        "--devices",
+        "5000",
+        "--shard",
+        "0/1000",
+        "--count",
+        "1",
+        "--interval",
+        "100ms",
+    ];
+    let out = run_sim(&broker, &prefix, &args);
+    assert_exit(&out, 0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warning = format!("mqtk sim: warning: 5000 devices subscribe to {prefix}/all/commands:");
+    assert!(
+        stderr.lines().any(|l| l.starts_with(&warning)
+            && l.ends_with("--no-broadcast leaves the shared topic out")),
+        "{stderr}"
+    );
+    let out = run_sim(&broker, &prefix, &[&args[..], &["--no-broadcast"]].concat());
+    assert_exit(&out, 0);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
+}
+
 #[test]
 fn a_bad_command_gets_an_error_ack_and_the_device_keeps_publishing() {
     let broker = Broker::start(BrokerConfig::plain());
