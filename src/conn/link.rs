@@ -215,16 +215,19 @@ impl Link {
     /// broker would redeliver acknowledged messages and publish our Will. Tested by
     /// tests/subscribe.rs `count_leaves_unprinted_messages_*`.
     pub async fn close(mut self, linger: std::time::Duration) {
-        if !self.is_tcp() {
+        let Kind::Tcp(_) = &self.kind else {
             return Box::pin(self.close_split(linger)).await;
-        }
+        };
         // Plain TCP is polled in place, with one timer for both waits: each of `sim`'s devices
-        // holds this future while it stops (816 bytes in a release build with a timeout and an
-        // `io` future per wait; test `link::tests::closing_holds_a_small_future`).
+        // holds this future while it stops (test `link::tests::closing_holds_a_small_future`).
+        // The deadline is read from the clock before each poll: while the socket keeps
+        // returning data the timer is not polled, and once the task's budget is spent a polled
+        // timer does not fire either (test
+        // `closing_ends_after_linger_while_the_peer_keeps_sending`).
         let mut timer = pin!(tokio::time::sleep(linger));
         std::future::poll_fn(|cx| {
             loop {
-                if self.is_flushed() {
+                if self.is_flushed() || tokio::time::Instant::now() >= timer.deadline() {
                     return Poll::Ready(());
                 }
                 match self.poll_tcp(cx, false) {
@@ -237,12 +240,15 @@ impl Link {
         })
         .await;
         let Kind::Tcp(tcp) = &mut self.kind else {
-            return;
+            unreachable!("checked above");
         };
         let _ = tcp.shutdown().await;
         timer.as_mut().reset(tokio::time::Instant::now() + linger);
         std::future::poll_fn(|cx| {
             loop {
+                if tokio::time::Instant::now() >= timer.deadline() {
+                    return Poll::Ready(());
+                }
                 // Small, and on the stack only while polled: what comes after DISCONNECT is
                 // usually nothing.
                 let mut sink = [0u8; 64];
@@ -280,6 +286,8 @@ async fn drain<R: AsyncRead + Unpin + ?Sized>(r: &mut R, sink: &mut [u8]) {
     while matches!(r.read(sink).await, Ok(n) if n > 0) {}
 }
 
+/// One write of what `out` holds, once the socket is writable. `None`: it was not writable
+/// after all (wait again).
 fn write_step(tcp: &TcpStream, out: &mut BytesMut) -> Option<io::Result<Progress>> {
     match tcp.try_write(out) {
         Ok(0) => Some(Err(io::ErrorKind::WriteZero.into())),
@@ -372,8 +380,7 @@ mod tests {
 
     /// `close` writes what is queued, ends our side, and returns once the peer closes; the
     /// future it takes is small, as thousands of `sim` devices hold one at once when they stop
-    /// (816 bytes in a release build before it kept one timer and polled TCP in place, 392
-    /// since).
+    /// (with a timeout and an `io` future per wait it was 816 bytes in a release build).
     #[test]
     fn closing_holds_a_small_future() {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -403,6 +410,46 @@ mod tests {
                 started.elapsed()
             );
             assert_eq!(peer.await.unwrap(), b"DISCONNECT");
+        });
+    }
+
+    /// A peer that keeps sending and never closes: `close` still returns once `linger` has
+    /// passed, though every read finds more data.
+    #[test]
+    fn closing_ends_after_linger_while_the_peer_keeps_sending() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+            let peer = std::thread::spawn(move || {
+                let (mut s, _) = listener.accept().unwrap();
+                let chunk = [7u8; 4096];
+                // Writes until the test is over (the client is gone or says stop).
+                while stop_rx.try_recv().is_err() {
+                    if std::io::Write::write_all(&mut s, &chunk).is_err() {
+                        break;
+                    }
+                }
+            });
+            let tcp = TcpStream::connect(addr).await.unwrap();
+            let link = Link::frugal(Stream::Tcp(tcp), BytesMut::new());
+            // The peer is sending by now.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let started = Instant::now();
+            tokio::time::timeout(
+                Duration::from_secs(5),
+                link.close(Duration::from_millis(100)),
+            )
+            .await
+            .expect("close ended within 5 s");
+            let took = started.elapsed();
+            let _ = stop_tx.send(());
+            peer.join().unwrap();
+            assert!(took < Duration::from_secs(1), "close took {took:?}");
         });
     }
 }

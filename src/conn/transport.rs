@@ -127,9 +127,10 @@ async fn open_inner(cfg: &ConnConfig, bind: Bind) -> Result<Stream, Failure> {
 
 /// Host names looked up for many connections to the same endpoint (`sim`'s devices): one
 /// lookup serves every connection opened within `Resolver::FRESH` of it, and a connection
-/// that needs a lookup while one is running waits for its answer instead of starting its
-/// own. Each lookup of a name takes a thread of tokio's blocking pool: without this, a
-/// thousand devices connecting to `localhost` ran 64 threads (test
+/// that needs a lookup while one is running waits for it and takes its answer, a failure
+/// included (kept `Resolver::FAILED` only, so that a name that comes back is found soon). Each
+/// lookup of a name takes a thread of tokio's blocking pool: without this, 300 devices
+/// connecting to `localhost` ran 55 threads (test
 /// sim::a_fleet_connecting_to_a_host_name_runs_no_thread_per_device). An address given as
 /// digits is never looked up.
 #[derive(Debug, Default)]
@@ -142,33 +143,48 @@ struct Resolved {
     host: String,
     port: u16,
     at: std::time::Instant,
-    addrs: Vec<SocketAddr>,
+    /// The addresses, or the failure's kind and words.
+    answer: Result<Vec<SocketAddr>, (io::ErrorKind, String)>,
 }
 
 impl Resolver {
     /// How long a lookup's answer is used. Short: a broker that moves (a restarted pod behind
     /// a headless service) is found again by devices reconnecting to it.
     pub const FRESH: Duration = Duration::from_secs(5);
+    /// How long a failed lookup is the answer.
+    pub const FAILED: Duration = Duration::from_secs(1);
 
-    /// The addresses of `host`, from the last lookup when it is recent and for the same
-    /// name. A failed lookup is not kept: the next connection asks again.
+    /// The addresses of `host`, from the last lookup when it is recent and for the same name.
     pub async fn lookup(&self, host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
         let mut cache = self.cache.lock().await;
         if let Some(r) = cache.as_ref()
             && r.host == host
             && r.port == port
-            && r.at.elapsed() < Self::FRESH
+            && r.at.elapsed()
+                < if r.answer.is_ok() {
+                    Self::FRESH
+                } else {
+                    Self::FAILED
+                }
         {
-            return Ok(r.addrs.clone());
+            return r
+                .answer
+                .clone()
+                .map_err(|(kind, words)| io::Error::new(kind, words));
         }
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
-        *cache = Some(Resolved {
+        let answer = match tokio::net::lookup_host((host, port)).await {
+            Ok(addrs) => Ok(addrs.collect()),
+            Err(e) => Err((e.kind(), e.to_string())),
+        };
+        let r = cache.insert(Resolved {
             host: host.to_string(),
             port,
             at: std::time::Instant::now(),
-            addrs: addrs.clone(),
+            answer,
         });
-        Ok(addrs)
+        r.answer
+            .clone()
+            .map_err(|(kind, words)| io::Error::new(kind, words))
     }
 }
 
@@ -370,20 +386,57 @@ mod tests {
             .unwrap();
         rt.block_on(async {
             let r = Resolver::default();
+            let at = |r: &Resolver| {
+                let c = r.cache.try_lock().unwrap();
+                let e = c.as_ref().unwrap();
+                (e.host.clone(), e.port, e.at)
+            };
             let first = r.lookup("localhost", 1883).await.unwrap();
             assert!(!first.is_empty());
             // A recent answer is used as it is: the entry keeps the time of its lookup.
-            let at = r.cache.lock().await.as_ref().unwrap().at;
+            let (_, _, looked_up) = at(&r);
             assert_eq!(r.lookup("localhost", 1883).await.unwrap(), first);
-            assert_eq!(r.cache.lock().await.as_ref().unwrap().at, at);
-            // Another port is another answer.
+            assert_eq!(at(&r).2, looked_up);
+            // Another port is another lookup, and so is another name.
             let other = r.lookup("localhost", 1884).await.unwrap();
             assert!(other.iter().all(|a| a.port() == 1884));
+            assert_eq!(at(&r).1, 1884);
+            let digits = r.lookup("127.0.0.2", 1884).await.unwrap();
+            assert_eq!(digits, ["127.0.0.2:1884".parse().unwrap()]);
+            assert_eq!(at(&r).0, "127.0.0.2");
             // A stale answer is looked up again.
-            r.cache.lock().await.as_mut().unwrap().at -= Resolver::FRESH;
-            let again = r.lookup("localhost", 1884).await.unwrap();
-            assert_eq!(again, other);
-            assert!(r.cache.lock().await.as_ref().unwrap().at.elapsed() < Resolver::FRESH);
+            r.cache.try_lock().unwrap().as_mut().unwrap().at -= Resolver::FRESH;
+            let stale = at(&r).2;
+            assert_eq!(r.lookup("127.0.0.2", 1884).await.unwrap(), digits);
+            assert!(at(&r).2 > stale);
+        });
+    }
+
+    /// A failed lookup is the answer for the connections waiting on it, for a second.
+    #[test]
+    fn a_resolver_shares_a_failed_lookup_briefly() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let r = Resolver::default();
+            *r.cache.try_lock().unwrap() = Some(Resolved {
+                host: "broker.test".into(),
+                port: 1883,
+                at: std::time::Instant::now(),
+                answer: Err((io::ErrorKind::Other, "failed to lookup address".into())),
+            });
+            let e = r.lookup("broker.test", 1883).await.unwrap_err();
+            assert_eq!(io_words(&e), "unknown host name");
+            // Past `FAILED`, the name is looked up again (here: it resolves).
+            *r.cache.try_lock().unwrap() = Some(Resolved {
+                host: "localhost".into(),
+                port: 1883,
+                at: std::time::Instant::now() - Resolver::FAILED,
+                answer: Err((io::ErrorKind::Other, "failed to lookup address".into())),
+            });
+            assert!(r.lookup("localhost", 1883).await.is_ok());
         });
     }
 

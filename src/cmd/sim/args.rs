@@ -104,9 +104,10 @@ pub struct SimArgs {
 
     /// Devices take commands on PREFIX/<id>/commands only, not on PREFIX/all/commands
     ///
-    /// mosquitto (2.0 and 2.1) compares a new subscriber with each one a topic already has:
-    /// N devices on the shared topic cost it N²/2 comparisons, and 10 000 devices about
-    /// two seconds of its one thread. Leave the shared topic out to measure connections.
+    /// mosquitto compares a new subscriber with each one a topic already has: N devices on
+    /// the shared topic cost it N²/2 comparisons, and 10 000 devices about two seconds of its
+    /// one thread. Leave the shared topic out to measure how fast a broker takes
+    /// connections, without this cost.
     #[arg(long, env = "MQTK_NO_BROADCAST", hide_short_help = true)]
     pub no_broadcast: bool,
 

@@ -882,11 +882,20 @@ impl Plan {
 
     /// The broadcast command topics, one per prefix.
     pub fn broadcast_topics(&self) -> Vec<String> {
-        let mut topics: Vec<String> = Vec::new();
+        self.broadcast_audiences()
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect()
+    }
+
+    /// Each broadcast topic with the devices of the whole fleet (all shards) under it.
+    fn broadcast_audiences(&self) -> Vec<(String, u64)> {
+        let mut topics: Vec<(String, u64)> = Vec::new();
         for g in &self.groups {
             let t = Topics::new(&g.prefix, BROADCAST).broadcast;
-            if !topics.contains(&t) {
-                topics.push(t);
+            match topics.iter_mut().find(|(seen, _)| *seen == t) {
+                Some((_, n)) => *n += g.devices,
+                None => topics.push((t, g.devices)),
             }
         }
         topics
@@ -943,18 +952,10 @@ impl Plan {
             ));
         }
         if self.broadcast {
-            // Devices of all shards under one prefix share its broadcast topic.
-            let mut by_prefix: Vec<(&str, u64)> = Vec::new();
-            for g in &self.groups {
-                match by_prefix.iter_mut().find(|(p, _)| *p == &*g.prefix) {
-                    Some((_, n)) => *n += g.devices,
-                    None => by_prefix.push((&g.prefix, g.devices)),
-                }
-            }
-            for (prefix, n) in by_prefix {
+            for (topic, n) in self.broadcast_audiences() {
                 if n >= SHARED_SUBSCRIBERS {
                     warnings.push(format!(
-                        "{n} devices subscribe to {prefix}/{BROADCAST}/commands: mosquitto compares each new subscriber of a topic with those it has, about 2 s of its CPU for 10 000; --no-broadcast leaves the shared topic out"
+                        "{n} devices subscribe to {topic}: mosquitto compares each new subscriber of a topic with those it has, about 2 s of its CPU for 10 000; --no-broadcast leaves the shared topic out"
                     ));
                 }
             }
@@ -2134,6 +2135,18 @@ probability = 0.1
             "{w:?}"
         );
         assert!(plan(&["--devices", "4999"]).warnings().is_empty());
+        // Groups under one prefix share its topic; under two prefixes they do not.
+        let groups = |second: &str| {
+            let text = format!(
+                "[[group]]\nname = 'a'\ndevices = 2500\n[group.metrics.t]\nkind = 'counter'\n\n\
+                 [[group]]\nname = 'b'\ndevices = 2500\n{second}[group.metrics.t]\nkind = 'counter'\n"
+            );
+            fleet(&text, &[]).unwrap().warnings()
+        };
+        let shared = groups("");
+        assert_eq!(shared.len(), 1, "{shared:?}");
+        assert!(shared[0].starts_with("5000 devices subscribe to mqtk/sim/all/commands:"));
+        assert!(groups("prefix = 'other'\n").is_empty());
         assert!(
             plan(&["--devices", "5000", "--no-broadcast"])
                 .warnings()
