@@ -537,7 +537,7 @@ fn with_no_broadcast_devices_take_only_their_own_commands() {
 }
 
 /// The whole fleet shares the broadcast topic, shards included: 5 000 devices under one prefix
-/// are warned of mosquitto's cost of adding its subscribers, before connecting.
+/// are warned of mosquitto's cost of adding its subscribers; --no-broadcast has no warning.
 #[test]
 fn a_fleet_of_5000_on_one_broadcast_topic_is_warned_of_its_cost() {
     let broker = Broker::start(BrokerConfig::plain());
