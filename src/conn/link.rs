@@ -381,75 +381,63 @@ mod tests {
     /// `close` writes what is queued, ends our side, and returns once the peer closes; the
     /// future it takes is small, as thousands of `sim` devices hold one at once when they stop
     /// (with a timeout and an `io` future per wait it was 816 bytes in a release build).
-    #[test]
-    fn closing_holds_a_small_future() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let peer = tokio::spawn(async move {
-                let (mut s, _) = listener.accept().await.unwrap();
-                let mut got = Vec::new();
-                s.read_to_end(&mut got).await.unwrap();
-                got
-            });
-            let tcp = TcpStream::connect(addr).await.unwrap();
-            let mut link = Link::frugal(Stream::Tcp(tcp), BytesMut::new());
-            link.out.extend_from_slice(b"DISCONNECT");
-            let started = Instant::now();
-            let close = link.close(Duration::from_secs(5));
-            let size = std::mem::size_of_val(&close);
-            assert!(size <= 448, "closing holds {size} bytes");
-            close.await;
-            assert!(
-                started.elapsed() < Duration::from_secs(2),
-                "{:?}",
-                started.elapsed()
-            );
-            assert_eq!(peer.await.unwrap(), b"DISCONNECT");
+    #[tokio::test]
+    async fn closing_holds_a_small_future() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let peer = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut got = Vec::new();
+            s.read_to_end(&mut got).await.unwrap();
+            got
         });
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let mut link = Link::frugal(Stream::Tcp(tcp), BytesMut::new());
+        link.out.extend_from_slice(b"DISCONNECT");
+        let started = Instant::now();
+        let close = link.close(Duration::from_secs(5));
+        let size = std::mem::size_of_val(&close);
+        assert!(size <= 448, "closing holds {size} bytes");
+        close.await;
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(peer.await.unwrap(), b"DISCONNECT");
     }
 
     /// A peer that keeps sending and never closes: `close` still returns once `linger` has
     /// passed, though every read finds more data.
-    #[test]
-    fn closing_ends_after_linger_while_the_peer_keeps_sending() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            let addr = listener.local_addr().unwrap();
-            let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
-            let peer = std::thread::spawn(move || {
-                let (mut s, _) = listener.accept().unwrap();
-                let chunk = [7u8; 4096];
-                // Writes until the test is over (the client is gone or says stop).
-                while stop_rx.try_recv().is_err() {
-                    if std::io::Write::write_all(&mut s, &chunk).is_err() {
-                        break;
-                    }
+    #[tokio::test]
+    async fn closing_ends_after_linger_while_the_peer_keeps_sending() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        let peer = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let chunk = [7u8; 4096];
+            // Writes until the test is over (the client is gone or says stop).
+            while stop_rx.try_recv().is_err() {
+                if std::io::Write::write_all(&mut s, &chunk).is_err() {
+                    break;
                 }
-            });
-            let tcp = TcpStream::connect(addr).await.unwrap();
-            let link = Link::frugal(Stream::Tcp(tcp), BytesMut::new());
-            // The peer is sending by now.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            let started = Instant::now();
-            tokio::time::timeout(
-                Duration::from_secs(5),
-                link.close(Duration::from_millis(100)),
-            )
-            .await
-            .expect("close ended within 5 s");
-            let took = started.elapsed();
-            let _ = stop_tx.send(());
-            peer.join().unwrap();
-            assert!(took < Duration::from_secs(1), "close took {took:?}");
+            }
         });
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let link = Link::frugal(Stream::Tcp(tcp), BytesMut::new());
+        // The peer is sending by now.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let started = Instant::now();
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            link.close(Duration::from_millis(100)),
+        )
+        .await
+        .expect("close ended within 5 s");
+        let took = started.elapsed();
+        let _ = stop_tx.send(());
+        peer.join().unwrap();
+        assert!(took < Duration::from_secs(1), "close took {took:?}");
     }
 }

@@ -378,86 +378,68 @@ pub fn io_words(e: &io::Error) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_resolver_answers_from_its_last_lookup_until_it_is_stale_or_for_another_name() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let r = Resolver::default();
-            let at = |r: &Resolver| {
-                let c = r.cache.try_lock().unwrap();
-                let e = c.as_ref().unwrap();
-                (e.host.clone(), e.port, e.at)
-            };
-            let first = r.lookup("localhost", 1883).await.unwrap();
-            assert!(!first.is_empty());
-            // A recent answer is used as it is: the entry keeps the time of its lookup.
-            let (_, _, looked_up) = at(&r);
-            assert_eq!(r.lookup("localhost", 1883).await.unwrap(), first);
-            assert_eq!(at(&r).2, looked_up);
-            // Another port is another lookup, and so is another name.
-            let other = r.lookup("localhost", 1884).await.unwrap();
-            assert!(other.iter().all(|a| a.port() == 1884));
-            assert_eq!(at(&r).1, 1884);
-            let digits = r.lookup("127.0.0.2", 1884).await.unwrap();
-            assert_eq!(digits, ["127.0.0.2:1884".parse().unwrap()]);
-            assert_eq!(at(&r).0, "127.0.0.2");
-            // A stale answer is looked up again.
-            r.cache.try_lock().unwrap().as_mut().unwrap().at -= Resolver::FRESH;
-            let stale = at(&r).2;
-            assert_eq!(r.lookup("127.0.0.2", 1884).await.unwrap(), digits);
-            assert!(at(&r).2 > stale);
-        });
+    #[tokio::test]
+    async fn a_resolver_answers_from_its_last_lookup_until_it_is_stale_or_for_another_name() {
+        let r = Resolver::default();
+        let at = |r: &Resolver| {
+            let c = r.cache.try_lock().unwrap();
+            let e = c.as_ref().unwrap();
+            (e.host.clone(), e.port, e.at)
+        };
+        let first = r.lookup("localhost", 1883).await.unwrap();
+        assert!(!first.is_empty());
+        // A recent answer is used as it is: the entry keeps the time of its lookup.
+        let (_, _, looked_up) = at(&r);
+        assert_eq!(r.lookup("localhost", 1883).await.unwrap(), first);
+        assert_eq!(at(&r).2, looked_up);
+        // Another port is another lookup, and so is another name.
+        let other = r.lookup("localhost", 1884).await.unwrap();
+        assert!(other.iter().all(|a| a.port() == 1884));
+        assert_eq!(at(&r).1, 1884);
+        let digits = r.lookup("127.0.0.2", 1884).await.unwrap();
+        assert_eq!(digits, ["127.0.0.2:1884".parse().unwrap()]);
+        assert_eq!(at(&r).0, "127.0.0.2");
+        // A stale answer is looked up again.
+        r.cache.try_lock().unwrap().as_mut().unwrap().at -= Resolver::FRESH;
+        let stale = at(&r).2;
+        assert_eq!(r.lookup("127.0.0.2", 1884).await.unwrap(), digits);
+        assert!(at(&r).2 > stale);
     }
 
     /// A failed lookup is the answer for the connections waiting on it, for a second.
-    #[test]
-    fn a_resolver_shares_a_failed_lookup_briefly() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let r = Resolver::default();
-            *r.cache.try_lock().unwrap() = Some(Resolved {
-                host: "broker.test".into(),
-                port: 1883,
-                at: std::time::Instant::now(),
-                answer: Err((io::ErrorKind::Other, "failed to lookup address".into())),
-            });
-            let e = r.lookup("broker.test", 1883).await.unwrap_err();
-            assert_eq!(io_words(&e), "unknown host name");
-            // Past `FAILED`, the name is looked up again (here: it resolves).
-            *r.cache.try_lock().unwrap() = Some(Resolved {
-                host: "localhost".into(),
-                port: 1883,
-                at: std::time::Instant::now() - Resolver::FAILED,
-                answer: Err((io::ErrorKind::Other, "failed to lookup address".into())),
-            });
-            assert!(r.lookup("localhost", 1883).await.is_ok());
+    #[tokio::test]
+    async fn a_resolver_shares_a_failed_lookup_briefly() {
+        let r = Resolver::default();
+        *r.cache.try_lock().unwrap() = Some(Resolved {
+            host: "broker.test".into(),
+            port: 1883,
+            at: std::time::Instant::now(),
+            answer: Err((io::ErrorKind::Other, "failed to lookup address".into())),
         });
+        let e = r.lookup("broker.test", 1883).await.unwrap_err();
+        assert_eq!(io_words(&e), "unknown host name");
+        // Past `FAILED`, the name is looked up again (here: it resolves).
+        *r.cache.try_lock().unwrap() = Some(Resolved {
+            host: "localhost".into(),
+            port: 1883,
+            at: std::time::Instant::now() - Resolver::FAILED,
+            answer: Err((io::ErrorKind::Other, "failed to lookup address".into())),
+        });
+        assert!(r.lookup("localhost", 1883).await.is_ok());
     }
 
-    #[test]
-    fn a_bound_socket_holds_no_port_until_it_connects() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let to = listener.local_addr().unwrap();
-            let socket = socket_for(to, Some("127.0.0.2".parse().unwrap())).unwrap();
-            let bound = socket.local_addr().unwrap();
-            assert_eq!(bound.ip().to_string(), "127.0.0.2");
-            #[cfg(target_os = "linux")]
-            assert_eq!(bound.port(), 0, "bind() took a port of its own");
-            let stream = socket.connect(to).await.unwrap();
-            let local = stream.local_addr().unwrap();
-            assert_eq!(local.ip().to_string(), "127.0.0.2");
-            assert_ne!(local.port(), 0);
-        });
+    #[tokio::test]
+    async fn a_bound_socket_holds_no_port_until_it_connects() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let to = listener.local_addr().unwrap();
+        let socket = socket_for(to, Some("127.0.0.2".parse().unwrap())).unwrap();
+        let bound = socket.local_addr().unwrap();
+        assert_eq!(bound.ip().to_string(), "127.0.0.2");
+        #[cfg(target_os = "linux")]
+        assert_eq!(bound.port(), 0, "bind() took a port of its own");
+        let stream = socket.connect(to).await.unwrap();
+        let local = stream.local_addr().unwrap();
+        assert_eq!(local.ip().to_string(), "127.0.0.2");
+        assert_ne!(local.port(), 0);
     }
 }

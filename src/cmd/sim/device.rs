@@ -715,44 +715,51 @@ async fn wait(
     .await
 }
 
+/// What the devices of a test share: a group with plain-TCP defaults and `window`, and a fleet
+/// starting at `start`.
+#[cfg(test)]
+pub(super) fn shared(window: u16, start: Instant) -> (Arc<Group>, Arc<Fleet>) {
+    let args = crate::cli::ConnArgs::default();
+    let cfg = crate::conn::ConnConfig::from_args(&args, &super::DEFAULTS).unwrap();
+    let group = Arc::new(Group {
+        conn: driver::Plan {
+            cfg,
+            run_session: false,
+            linger: Duration::ZERO,
+            reconnect_timeout: None,
+            bind: None,
+        },
+        codec: Codec::new(crate::cli::Protocol::V311, 1 << 20),
+        settings: Settings {
+            window,
+            keepalive: Duration::from_secs(60),
+            manual_acks: false,
+        },
+    });
+    let fleet = Arc::new(Fleet {
+        metrics: Arc::new(Metrics::new()),
+        handshakes: tokio::sync::Semaphore::new(1),
+        start,
+        count: None,
+        chaos: None,
+        broadcast: true,
+        first_failure: std::sync::Mutex::new(None),
+    });
+    (group, fleet)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{ConnArgs, Protocol};
+    use crate::cli::Protocol;
     use crate::cmd::sim::args::SimArgs;
-    use crate::cmd::sim::metrics::Metrics;
     use crate::cmd::sim::plan::Plan;
-    use crate::conn::ConnConfig;
     use bytes::BytesMut;
 
     const WINDOW: u16 = 5;
 
     fn sim(dev: Device, start: Instant) -> Sim {
-        let cfg = ConnConfig::from_args(&ConnArgs::default(), &super::super::DEFAULTS).unwrap();
-        let group = Arc::new(Group {
-            conn: driver::Plan {
-                cfg,
-                run_session: false,
-                linger: Duration::ZERO,
-                reconnect_timeout: None,
-                bind: None,
-            },
-            codec: Codec::new(Protocol::V311, 1 << 20),
-            settings: Settings {
-                window: WINDOW,
-                keepalive: Duration::from_secs(60),
-                manual_acks: false,
-            },
-        });
-        let fleet = Arc::new(Fleet {
-            metrics: Arc::new(Metrics::new()),
-            handshakes: tokio::sync::Semaphore::new(1),
-            start,
-            count: None,
-            chaos: None,
-            broadcast: true,
-            first_failure: std::sync::Mutex::new(None),
-        });
+        let (group, fleet) = shared(WINDOW, start);
         let (_tx, rx) = watch::channel(false);
         Sim::new(dev, group, fleet, Duration::ZERO, None, rx)
     }

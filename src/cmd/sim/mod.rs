@@ -460,8 +460,6 @@ async fn sleep_until(at: Option<Instant>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::ConnArgs;
-    use crate::conn::codec::Codec;
 
     /// An idle device is its task's future plus a few small allocations; the future must not
     /// carry the handshake's or the goodbye's state (they are boxed while they run), its
@@ -470,31 +468,7 @@ mod tests {
     fn a_device_task_stays_small() {
         let plan = Plan::from_args(&args::SimArgs::default()).unwrap();
         let dev = plan.devices().next().unwrap();
-        let cfg = ConnConfig::from_args(&ConnArgs::default(), &DEFAULTS).unwrap();
-        let group = Arc::new(Group {
-            conn: driver::Plan {
-                cfg,
-                run_session: false,
-                linger: Duration::ZERO,
-                reconnect_timeout: None,
-                bind: None,
-            },
-            codec: Codec::new(Protocol::V311, 1000),
-            settings: Settings {
-                window: 20,
-                keepalive: Duration::from_secs(60),
-                manual_acks: false,
-            },
-        });
-        let fleet = Arc::new(Fleet {
-            metrics: Arc::new(Metrics::new()),
-            handshakes: tokio::sync::Semaphore::new(1),
-            start: Instant::now(),
-            count: None,
-            chaos: None,
-            broadcast: true,
-            first_failure: std::sync::Mutex::new(None),
-        });
+        let (group, fleet) = device::shared(20, Instant::now());
         let (_tx, rx) = watch::channel(false);
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
